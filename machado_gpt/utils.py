@@ -1,0 +1,85 @@
+"""Shared plumbing: the project's error type, YAML + CLI argument parsing, and the CLI error wrapper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class MachadoError(Exception):
+    """A user-facing error: its message is one line naming the problem and the fix."""
+
+
+def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> tuple:
+    """Parse `--config recipe.yaml` plus CLI flags into the given dataclasses (CLI overrides YAML).
+
+    Unknown keys in the YAML or on the command line are an error, as in TRL's `--config`.
+    """
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(dataclass_types)
+    config_path = None
+    if "--config" in argv:
+        i = argv.index("--config")
+        if i + 1 >= len(argv):
+            raise MachadoError("--config needs a path: --config configs/cpu.yaml")
+        config_path = argv[i + 1]
+        del argv[i : i + 2]
+    defaults: dict[str, Any] = {}
+    if config_path:
+        if not Path(config_path).is_file():
+            raise MachadoError(f"config file {config_path} not found: pick one of configs/*.yaml")
+        defaults = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
+        known = {f.name for t in dataclass_types for f in dataclasses.fields(t)}
+        unknown = sorted(set(defaults) - known)
+        if unknown:
+            raise MachadoError(f"unknown key(s) {unknown} in {config_path}: check the spelling against `--help`")
+    # YAML values go first as flags, so argparse checks their types; later CLI flags win.
+    try:
+        return parser.parse_args_into_dataclasses(args=_as_flags(defaults) + argv, return_remaining_strings=False)
+    except SystemExit as e:
+        if e.code in (0, None):
+            raise
+        raise MachadoError(f"bad arguments {' '.join(argv)}: see the message above and `--help`") from None
+
+
+def _as_flags(values: dict[str, Any]) -> list[str]:
+    """{'n_layer': 4, 'report_to': ['wandb'], 'bf16': True} -> ['--n_layer', '4', '--report_to', 'wandb', '--bf16', 'True']."""
+    flags: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        flags.append(f"--{key}")
+        if isinstance(value, list):
+            flags.extend(str(v) for v in value)
+        elif isinstance(value, dict):
+            flags.append(json.dumps(value))
+        else:
+            flags.append(str(value))
+    return flags
+
+
+def run_cli(main: Callable[[Sequence[str] | None], Any]) -> None:
+    """Run a script's main(); a MachadoError becomes one line on stderr and exit status 2."""
+    try:
+        main(None)
+    except MachadoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def default_corpus_dir(flag: str | None = None) -> Path:
+    """The corpus location: the flag, else $MACHADO_CORPUS_DIR, else data/machado-de-assis."""
+    return Path(flag or os.environ.get("MACHADO_CORPUS_DIR") or "data/machado-de-assis")
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

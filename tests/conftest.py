@@ -1,0 +1,62 @@
+"""Shared fixtures: the real corpus (from ../shared or $MACHADO_CORPUS_DIR) and small made-up corpora."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def real_corpus_dir() -> Path | None:
+    for candidate in (os.environ.get("MACHADO_CORPUS_DIR"), ROOT.parent / "shared/corpus/machado-de-assis"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    path = real_corpus_dir()
+    if path is None:
+        pytest.skip("real corpus not found: set MACHADO_CORPUS_DIR (see README)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_dataset(corpus_dir, tmp_path_factory):
+    """The full cleaned dataset, built once per test session (about 8 s)."""
+    from machado_gpt.corpus import DataArguments, build_dataset
+
+    out = tmp_path_factory.mktemp("real") / "dataset"
+    return build_dataset(DataArguments(corpus_dir=str(corpus_dir), dataset_dir=str(out)), log=lambda *a: None), out
+
+
+PROSE = (
+    "Era uma vez um rei que morava num castelo muito antigo, à beira de um rio largo e\n"
+    "sereno, onde as garças vinham beber ao entardecer. O rei tinha três filhas.\n"
+    "— Quem casará com a mais moça? perguntou a rainha.\n"
+    "Ninguém respondeu.\n"
+)
+VERSE = "Eu conheço a mais bela flor;\nÉs tu, rosa da mocidade,\nNascida, aberta para o amor.\n"
+
+
+def write_small_corpus(root: Path, n_paragraphs: int = 30) -> Path:
+    """A made-up corpus in the published layout: two prose genres and poetry, long enough to be split."""
+    for genre, work, unit in (("romance", "reiAntigo", PROSE), ("conto", "outroConto", PROSE), ("poesia", "flores", VERSE)):
+        (root / genre).mkdir(parents=True, exist_ok=True)
+        body = "".join(unit.replace("rei", f"rei {i}") for i in range(n_paragraphs))
+        (root / genre / f"{work}.txt").write_text(f"Título de {work}\n\nÍNDICE\nCAPÍTULO I\nCAPÍTULO I\n{body}", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    return write_small_corpus(tmp_path / "corpus")
