@@ -4,7 +4,6 @@ PY      ?= .venv/bin/python
 TORCH   ?= torch==2.13.0
 RECIPE  ?= configs/cpu.yaml
 export MACHADO_CORPUS_DIR ?= data/machado-de-assis
-export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: all install data tokenizer train test test-slow lint clean
 

@@ -194,6 +194,9 @@ def build_dataset(args: DataArguments, log=print) -> DatasetDict:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorpusWarning)
+        if not corpus_dir.exists() and (out / "build_info.json").is_file() and not args.force_rebuild:
+            log(f"corpus {corpus_dir} not found: using the dataset saved at {out}")
+            return load_from_disk(str(out))
         files = list_works(corpus_dir)
         fingerprint = _fingerprint(files, corpus_dir, args)
         info_path = out / "build_info.json"
