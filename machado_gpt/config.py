@@ -48,7 +48,9 @@ class RunArguments:
 
     model_dir: str = field(default="machado-gpt", metadata={"help": "Final model folder; pipeline(model=...) loads it"})
     max_eval_blocks: int = field(default=0, metadata={"help": "Evaluate on this many evenly spaced validation blocks; 0: all"})
-    sample_prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS), metadata={"help": "Prompts sampled at each eval"})
+    sample_prompts: list[str] = field(
+        default_factory=lambda: list(DEFAULT_PROMPTS), metadata={"help": "Prompts sampled at each eval"}
+    )
     sample_max_new_tokens: int = field(default=200, metadata={"help": "Length of each eval sample"})
     sample_seed: int = field(default=1234, metadata={"help": "Seed of the eval samples, so they compare across evals"})
 

@@ -8,7 +8,7 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer
 
 import train_tokenizer
-from machado_gpt.tokenizer import EOS, PAD, UNK, TokenizerArguments, chars_per_token_id, tokenize_dataset
+from machado_gpt.tokenizer import EOS, PAD, TokenizerArguments, chars_per_token_id, tokenize_dataset
 from machado_gpt.tokenizer import train_tokenizer as train
 from machado_gpt.utils import MachadoError
 
