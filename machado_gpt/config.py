@@ -53,6 +53,13 @@ class RunArguments:
     )
     sample_max_new_tokens: int = field(default=200, metadata={"help": "Length of each eval sample"})
     sample_seed: int = field(default=1234, metadata={"help": "Seed of the eval samples, so they compare across evals"})
+    mixed_precision: str = field(
+        default="auto", metadata={"help": "auto (bf16 where the GPU or CPU has it, fp16 on older GPUs), bf16, fp16 or no"}
+    )
+
+    def __post_init__(self):
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise MachadoError(f"unknown mixed_precision {self.mixed_precision!r}: use auto, bf16, fp16 or no")
 
 
 RECIPE_TYPES = (DataArguments, TokenizerArguments, ModelArguments, RunArguments, TrainingArguments)
@@ -80,4 +87,6 @@ def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> GPT
         pad_token_id=tokenizer.pad_token_id,
         use_cache=True,
     )
-    return GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # transformers cannot infer it from the class name 'GPT2LMHeadModel' and warns
+    return model

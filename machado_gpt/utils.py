@@ -49,6 +49,8 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         if e.code in (0, None):
             raise
         raise MachadoError(f"bad arguments {' '.join(argv)}: see the message above and `--help`") from None
+    except ValueError as e:  # unknown flags, and TrainingArguments' own cross-field checks
+        raise MachadoError(f"bad arguments: {str(e).splitlines()[0]} (see `--help`)") from None
 
 
 def _as_flags(values: dict[str, Any]) -> list[str]:

@@ -1,0 +1,82 @@
+"""The model card (README.md of a model folder and of its Hub repo): ours, not Trainer's auto card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .corpus import KAGGLE_DATASET, KAGGLE_URL
+
+WIDGET_PROMPTS = ["Capitu", "Era uma vez", "Ao verme que primeiro roeu"]
+
+
+def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "machado-gpt") -> str:
+    m, t = config["model"], config["training"]
+    kind = config["tokenizer"]["tokenizer_kind"]
+    widget = "\n".join(f"- text: {p!r}" for p in WIDGET_PROMPTS)
+    rows = [("validation", "eval"), ("test", "test")]
+    table = "\n".join(
+        f"| {name} | {metrics[f'{p}_bpc']:.3f} | {metrics[f'{p}_perplexity']:.2f} | {metrics[f'{p}_chars']:,} |"
+        for name, p in rows if f"{p}_bpc" in metrics
+    )
+    return f"""---
+language:
+- pt
+license: mit
+library_name: transformers
+pipeline_tag: text-generation
+datasets:
+- {KAGGLE_DATASET}
+tags:
+- gpt2
+- machado-de-assis
+- portuguese
+- literature
+- from-scratch
+widget:
+{widget}
+inference:
+  parameters:
+    do_sample: true
+    temperature: 0.8
+    top_k: 50
+---
+
+# {repo_id}
+
+A small GPT-2 ({metrics.get('parameters', 0):,} parameters, {m['n_layer']} layers, n_embd {m['n_embd']},
+{m['n_head']} heads, context {m['n_positions']} tokens) trained from scratch on the complete works of Machado de
+Assis with a {kind}-level tokenizer. It writes "Machadian dreams": Portuguese prose in the style of the corpus,
+with no knowledge of the world beyond it.
+
+## Data
+The Kaggle dataset [`{KAGGLE_DATASET}`]({KAGGLE_URL}) (111 works, 8 genres), cleaned by `machado-gpt`:
+NFC, title and table-of-contents blocks removed, PDF line wraps rejoined into paragraphs (poetry keeps its lines).
+Validation and test are the last 5% and the 5% before it of every work, so no held-out paragraph is seen in training.
+
+## Training
+{t.get('max_steps')} steps, batch {t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps')}
+sequences of {m['block_size']} tokens, learning rate {t.get('learning_rate')} ({t.get('lr_scheduler_type')}),
+precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
+{metrics.get('train_tokens_per_second', 0):,.0f} tokens/s.
+
+## Results (held out)
+| split | bits/char | perplexity (per token) | characters |
+|---|---:|---:|---:|
+{table}
+
+## Use
+```python
+from transformers import pipeline
+generator = pipeline("text-generation", model="{repo_id}")
+print(generator("Capitu")[0]["generated_text"])
+```
+
+## Limitations
+A small model trained on 10 MB of 19th-century Portuguese: it invents words, loses the thread after a few
+sentences, and its context is {m['n_positions']} tokens. It is a teaching and hobby model, not a source of facts.
+
+## Credits
+Ported from an IME-USP undergraduate thesis (a hand-written character-level GPT of 28.5M parameters).
+Corpus: the public-domain works of Machado de Assis (1839-1908), from the Brazilian Ministry of Education's
+collection, as published in `{KAGGLE_DATASET}`.
+"""

@@ -1,0 +1,34 @@
+"""Token blocks for causal LM training: works joined by `<|endoftext|>`, cut into fixed-length blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+
+class BlockDataset(TorchDataset):
+    """Fixed-length blocks of token ids, (N, block_size) int64; labels are the inputs (the model shifts them)."""
+
+    def __init__(self, blocks: torch.Tensor):
+        self.blocks = blocks
+
+    def __len__(self) -> int:
+        return self.blocks.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
+
+
+def pack(input_ids: list[list[int]], block_size: int, max_blocks: int = 0) -> BlockDataset:
+    """Concatenate the rows' ids (each already ends with `<|endoftext|>`) and cut them into blocks; the tail
+    shorter than a block is dropped. With `max_blocks` > 0, keep that many evenly spaced blocks (deterministic).
+
+    Example: [[1, 2, 0], [3, 4, 5, 0]], block_size 3 -> [[1, 2, 0], [3, 4, 5]] (the last 0 is dropped).
+    """
+    flat = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in input_ids]) if input_ids else np.zeros(0, np.int64)
+    n = len(flat) // block_size
+    blocks = torch.from_numpy(flat[: n * block_size].reshape(n, block_size))
+    if 0 < max_blocks < n:
+        blocks = blocks[np.linspace(0, n - 1, max_blocks).round().astype(np.int64)]
+    return BlockDataset(blocks)

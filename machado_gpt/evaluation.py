@@ -1,0 +1,158 @@
+"""Evaluate a model folder: bits/char overall and per genre on a split (or on any folder of .txt files), through
+the repo's `evaluate` metric, plus text-quality measures of samples from fixed prompts and seeds."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import evaluate
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from .generation import SamplingArguments, generate_text
+from .quality import quality_report
+from .utils import MachadoError, write_json
+
+METRIC_PATH = Path(__file__).parent / "metrics" / "bits_per_char.py"
+QUALITY_PROMPTS = ["Capitu", "Era uma vez", "— Que é isso?", "Ao verme que primeiro roeu", "A noite", "Meu caro amigo"]
+
+
+@dataclass
+class EvalArguments:
+    """What to score, and how many samples to measure."""
+
+    model_dir: str = field(default="machado-gpt", metadata={"help": "Model folder (or Hub id)"})
+    dataset_dir: str = field(default="data/machado-dataset", metadata={"help": "Saved dataset (see build_dataset.py)"})
+    split: str = field(default="test", metadata={"help": "Split to score: test or validation"})
+    texts_dir: str | None = field(default=None, metadata={"help": "Score every .txt under this folder instead of a split"})
+    max_chars_per_text: int = field(default=0, metadata={"help": "Score only the first N characters of each text; 0: all"})
+    stride: int | None = field(default=None, metadata={"help": "Sliding-window stride in tokens; default n_positions // 2"})
+    batch_size: int = field(default=32, metadata={"help": "Windows per forward pass"})
+    quality_samples: int = field(default=12, metadata={"help": "Samples for the text-quality measures; 0 skips them"})
+    quality_max_new_tokens: int = field(default=300, metadata={"help": "Length of each quality sample, in tokens"})
+    output: str | None = field(default=None, metadata={"help": "JSON results; default <model_dir>/eval_<split>.json"})
+    chart: str | None = field(default=None, metadata={"help": "Bar chart PNG; default <model_dir>/eval_<split>.png"})
+
+
+def load_model(model_dir: str):
+    path = Path(model_dir)
+    if path.exists() and not (path / "config.json").is_file():
+        raise MachadoError(f"{model_dir} holds no model (no config.json): train one with `make all` or give a model folder")
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to("cuda" if torch.cuda.is_available() else "cpu")
+    return model.eval(), AutoTokenizer.from_pretrained(model_dir)
+
+
+def read_texts_dir(folder: str) -> list[tuple[str, str, str]]:
+    """(group, name, text) for every .txt under `folder`; the group is the sub-folder (a genre), else 'texts'."""
+    root = Path(folder)
+    files = sorted(root.rglob("*.txt")) if root.is_dir() else []
+    if not files:
+        raise MachadoError(f"no .txt files under {folder}: give a folder of UTF-8 .txt files")
+    out = []
+    for p in files:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise MachadoError(f"{p} is not UTF-8: convert it with `iconv -f latin1 -t utf-8`") from None
+        if text.strip():
+            out.append((p.parent.name if p.parent != root else "texts", p.stem, text))
+    return out
+
+
+def score(model, tokenizer, groups: list[str], texts: list[str], stride=None, batch_size=32) -> dict:
+    """Bits/char and perplexity overall and per group, from per-text nats and characters."""
+    metric = evaluate.load(str(METRIC_PATH))
+    r = metric.compute(predictions=texts, model_id=None, model=model, tokenizer=tokenizer, stride=stride,
+                       batch_size=batch_size, device=str(model.device))
+    table: dict[str, dict] = {}
+    for g, nats, chars, tokens in zip(groups, r["nats"], r["chars"], r["tokens"]):
+        row = table.setdefault(g, {"nats": 0.0, "chars": 0, "tokens": 0})
+        row["nats"] += nats
+        row["chars"] += chars
+        row["tokens"] += tokens
+    per_group = {g: {"bits_per_char": v["nats"] / math.log(2) / v["chars"], "perplexity": math.exp(v["nats"] / v["tokens"]),
+                     "chars": v["chars"]} for g, v in sorted(table.items())}
+    return {"bits_per_char": r["bits_per_char"], "perplexity": r["perplexity"], "chars": sum(r["chars"]),
+            "per_group": per_group}
+
+
+def quality(model, tokenizer, train_text: str, n: int, max_new_tokens: int) -> dict:
+    """Text-quality measures of n samples from fixed prompts and seeds (seed i for sample i)."""
+    prompts = [QUALITY_PROMPTS[i % len(QUALITY_PROMPTS)] for i in range(n)]
+    samples = [generate_text(model, tokenizer, p, SamplingArguments(max_new_tokens=max_new_tokens, seed=i))
+               for i, p in enumerate(prompts)]
+    report = quality_report(samples, prompts, train_text)
+    report["examples"] = samples[:3]
+    return report
+
+
+def run_evaluation(args: EvalArguments, log=print) -> dict:
+    from datasets import load_from_disk
+
+    start = time.perf_counter()
+    model, tokenizer = load_model(args.model_dir)
+    dsd = None
+    if args.texts_dir:
+        rows = read_texts_dir(args.texts_dir)
+        source = args.texts_dir
+    else:
+        if not (Path(args.dataset_dir) / "dataset_dict.json").is_file():
+            raise MachadoError(f"no dataset at {args.dataset_dir}: build it with `python build_dataset.py`")
+        dsd = load_from_disk(args.dataset_dir)
+        if args.split not in dsd:
+            raise MachadoError(f"unknown split {args.split!r}: use one of {', '.join(dsd)}")
+        rows = [(r["genre"], r["work"], r["text"]) for r in dsd[args.split]]
+        source = f"{args.dataset_dir}:{args.split}"
+    texts = [t[: args.max_chars_per_text] if args.max_chars_per_text else t for _, _, t in rows]
+    results = {"model": args.model_dir, "source": source,
+               **score(model, tokenizer, [g for g, _, _ in rows], texts, args.stride, args.batch_size)}
+    if args.quality_samples and dsd is not None:
+        results["quality"] = quality(model, tokenizer, "\n".join(dsd["train"]["text"]), args.quality_samples,
+                                     args.quality_max_new_tokens)
+    results["seconds"] = round(time.perf_counter() - start, 1)
+
+    name = "texts" if args.texts_dir else args.split
+    out = Path(args.output or Path(args.model_dir) / f"eval_{name}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out, results)
+    chart = Path(args.chart or Path(args.model_dir) / f"eval_{name}.png")
+    bar_chart(results, chart)
+    log(format_table(results))
+    log(f"results: {out}, chart: {chart}")
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = [f"{'genre':<14}{'bits/char':>10}{'perplexity':>12}{'characters':>12}"]
+    for g, r in results["per_group"].items():
+        lines.append(f"{g:<14}{r['bits_per_char']:>10.3f}{r['perplexity']:>12.2f}{r['chars']:>12,}")
+    lines.append(f"{'all':<14}{results['bits_per_char']:>10.3f}{results['perplexity']:>12.2f}{results['chars']:>12,}")
+    q = results.get("quality")
+    if q:
+        lines.append(f"quality of {q['samples']} samples: word validity {q['word_validity']:.1%}, distinct-1 "
+                     f"{q['distinct_1']:.3f}, distinct-2 {q['distinct_2']:.3f}, longest copied span "
+                     f"{q['longest_copied_span']} chars")
+    return "\n".join(lines)
+
+
+def bar_chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(results["per_group"])
+    values = [results["per_group"][g]["bits_per_char"] for g in groups]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(groups, values, color="#4a6fa5")
+    ax.axhline(results["bits_per_char"], color="#c0392b", linestyle="--", label=f"all: {results['bits_per_char']:.3f}")
+    ax.set_ylabel("bits per character (lower is better)")
+    ax.set_title(f"{Path(results['model']).name}: {results['source']}")
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,236 @@
+"""Training with `transformers.Trainer` (run through `accelerate`): metrics in bits per character, samples at
+every evaluation, tokens per second, resume, and a self-describing model folder that `pipeline` loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from transformers import GenerationConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from .config import ModelArguments, RunArguments, build_model
+from .corpus import DataArguments, build_dataset
+from .data import pack
+from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset
+from .utils import MachadoError, write_json
+
+RUN_CONFIG = "run_config.yaml"
+LN2 = math.log(2)
+
+
+def cpu_supports_bf16() -> bool:
+    """bf16 autocast pays on a CPU only with native bf16 instructions (AVX512-BF16 or AMX)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_precision(run: RunArguments, args: TrainingArguments) -> str:
+    """Apply `mixed_precision` (auto: bf16 on GPUs that have it, else fp16; bf16 on CPUs with native bf16, else fp32)."""
+    choice = run.mixed_precision
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls that remain (e.g. the loss) use TF32 cores
+        torch.backends.cudnn.allow_tf32 = True
+    if choice == "auto":
+        if torch.cuda.is_available():
+            choice = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            choice = "bf16" if cpu_supports_bf16() else "no"
+    args.bf16, args.fp16 = choice == "bf16", choice == "fp16"
+    return choice
+
+
+class BitsPerChar:
+    """Trainer hooks for exact bits per character: per-token losses from the logits, divided by the number of
+    characters the predicted tokens decode to. Apples to apples across char and BPE vocabularies."""
+
+    def __init__(self, chars_per_token: list[int]):
+        self.chars = np.asarray(chars_per_token, dtype=np.int64)
+
+    @staticmethod
+    def preprocess_logits_for_metrics(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # (B, T, V) logits -> (B, T-1) nats: keeps only what the metric needs instead of B*T*V floats.
+        return torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().transpose(1, 2), labels[:, 1:], reduction="none"
+        )
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        nats, labels = np.asarray(eval_pred.predictions, dtype=np.float64), np.asarray(eval_pred.label_ids)
+        n_chars = self.chars[labels[:, 1:]].sum()
+        return {"bpc": float(nats.sum() / LN2 / max(n_chars, 1)), "perplexity": float(np.exp(nats.mean())),
+                "chars": int(n_chars)}
+
+
+class MachadoTrainer(Trainer):
+    """Trainer that also logs training throughput in tokens per second."""
+
+    def __init__(self, *args, tokens_per_step: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tokens_per_step = tokens_per_step
+        self._last_log = (time.perf_counter(), 0)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:
+            now, step = time.perf_counter(), self.state.global_step
+            then, last_step = self._last_log
+            if step > last_step:
+                logs["tokens_per_second"] = round((step - last_step) * self.tokens_per_step / (now - then), 1)
+            self._last_log = (now, step)
+        super().log(logs, start_time)
+
+
+class SampleCallback(TrainerCallback):
+    """After every evaluation, sample from fixed prompts with a fixed seed; print the samples and keep them in the
+    trainer state's log history (and in W&B when it is on)."""
+
+    def __init__(self, run: RunArguments):
+        self.run = run
+
+    def on_evaluate(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if not state.is_world_process_zero or model is None:
+            return
+        samples = generate_samples(model, processing_class, self.run.sample_prompts, self.run.sample_max_new_tokens,
+                                   self.run.sample_seed)
+        state.log_history.append({"step": state.global_step, "samples": samples})
+        for prompt, text in samples.items():
+            print(f"[sample @ step {state.global_step}] {text!r}")
+        if "wandb" in args.report_to:
+            import wandb
+
+            if wandb.run is not None:
+                table = wandb.Table(columns=["step", "prompt", "sample"], data=[[state.global_step, p, t] for p, t in samples.items()])
+                wandb.log({"samples": table}, commit=False)
+
+
+@torch.no_grad()
+def generate_samples(model, tokenizer, prompts: list[str], max_new_tokens: int, seed: int) -> dict[str, str]:
+    """Sample continuations that fit in the model's context (GPT-2's learned positions end at n_positions)."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for prompt in prompts:
+            ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(model.config.n_positions - 1):].to(model.device)
+            room = model.config.n_positions - ids.shape[1]
+            gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_k=50,
+                                 max_length=ids.shape[1] + min(max_new_tokens, room), pad_token_id=tokenizer.pad_token_id)
+            out[prompt] = tokenizer.decode(gen[0], skip_special_tokens=True)
+    model.train(was_training)
+    return out
+
+
+def check_output_dir(output_dir: Path, run_config: dict) -> None:
+    """An output folder may hold nothing, or this very run (to resume it); anything else is an error."""
+    if not output_dir.exists() or not any(output_dir.iterdir()):
+        return
+    saved = output_dir / RUN_CONFIG
+    if not saved.is_file():
+        raise MachadoError(f"output_dir {output_dir} holds files of something else: pass another --output_dir or remove it")
+    old = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    keys = ("model", "tokenizer")
+    if any(old.get(k) != run_config[k] for k in keys):
+        diff = {k: v for k in keys for k, v in run_config[k].items() if old.get(k, {}).get(k) != v}
+        raise MachadoError(
+            f"output_dir {output_dir} holds an unrelated run (different {sorted(diff)}): pass another --output_dir "
+            f"or remove it"
+        )
+
+
+def resolved_config(data, tok, model, run, training: TrainingArguments) -> dict:
+    return {
+        "data": dataclasses.asdict(data),
+        "tokenizer": dataclasses.asdict(tok),
+        "model": dataclasses.asdict(model),
+        "run": dataclasses.asdict(run),
+        "training": {k: v for k, v in training.to_dict().items() if not k.startswith("_") and "token" not in k},
+    }
+
+
+def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, run: RunArguments,
+          args: TrainingArguments, log=print) -> dict:
+    """The main job: dataset -> tokenizer -> blocks -> Trainer -> model folder. Returns the final metrics."""
+    tokenizer = load_tokenizer(tok.tokenizer_dir)
+    with args.main_process_first(desc="building the dataset"):  # one process writes data/, the others read it
+        dsd = build_dataset(data, log=log)
+        tokenized = tokenize_dataset(dsd, tokenizer)
+    output_dir = Path(args.output_dir)
+    precision = resolve_precision(run, args)
+    if not torch.cuda.is_available():
+        args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
+    config = resolved_config(data, tok, model_args, run, args)
+    check_output_dir(output_dir, config)  # before any training starts
+    if "wandb" in args.report_to:
+        os.environ.setdefault("WANDB_DIR", str(output_dir))
+        os.environ.setdefault("WANDB_PROJECT", "machado-gpt")
+
+    set_seed(args.seed)
+    block = model_args.block_size
+    train_set = pack(tokenized["train"]["input_ids"], block)
+    eval_set = pack(tokenized["validation"]["input_ids"], block, run.max_eval_blocks)
+    test_set = pack(tokenized["test"]["input_ids"], block, run.max_eval_blocks)
+    model = build_model(model_args, tokenizer)
+    log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
+        f"{len(eval_set):,} eval blocks; precision {precision}")
+
+    tokens_per_step = block * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    bpc = BitsPerChar(chars_per_token_id(tokenizer))
+    trainer = MachadoTrainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
+        compute_metrics=bpc, preprocess_logits_for_metrics=bpc.preprocess_logits_for_metrics,
+        callbacks=[SampleCallback(run)], tokens_per_step=tokens_per_step,
+    )
+    if trainer.is_world_process_zero():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    resume = args.resume_from_checkpoint or (get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None)
+    if resume:
+        log(f"resuming from {resume}")
+    result = trainer.train(resume_from_checkpoint=resume)
+    metrics = {k: v for k, v in result.metrics.items()}
+    metrics["train_tokens_per_second"] = round(metrics.get("train_samples_per_second", 0.0) * block, 1)
+    metrics.update(trainer.evaluate(eval_set, metric_key_prefix="eval"))
+    metrics.update(trainer.evaluate(test_set, metric_key_prefix="test"))
+    metrics["parameters"] = model.num_parameters()
+    metrics["precision"] = precision
+    if trainer.is_world_process_zero():
+        save_model_folder(trainer, Path(run.model_dir), config, metrics, model_args)
+        log(f"validation bits/char {metrics['eval_bpc']:.3f}, test bits/char {metrics['test_bpc']:.3f}; "
+            f"{metrics['train_tokens_per_second']:,.0f} tokens/s; model saved to {run.model_dir}")
+        sample = generate_samples(trainer.model, tokenizer, run.sample_prompts[:1], run.sample_max_new_tokens,
+                                  run.sample_seed)
+        log(f"sample: {next(iter(sample.values()))}")
+    return metrics
+
+
+def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: dict, model_args: ModelArguments) -> None:
+    """Everything needed to use the model: weights, config, generation config, tokenizer, run config, metrics, card."""
+    from .card import model_card
+
+    model = trainer.model
+    model.config.use_cache = True  # Trainer turns it off for training; generation needs it
+    model.generation_config = GenerationConfig(
+        do_sample=True, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.0,
+        # GPT-2's learned positions stop at n_positions: prompt + generated text must fit in it.
+        max_length=model_args.n_positions, use_cache=True,
+        bos_token_id=model.config.bos_token_id, eos_token_id=model.config.eos_token_id,
+        pad_token_id=model.config.pad_token_id,
+    )
+    trainer.processing_class.model_max_length = model_args.n_positions
+    trainer.save_model(str(model_dir))  # saves the tokenizer too
+    for junk in ("training_args.bin",):
+        (model_dir / junk).unlink(missing_ok=True)
+    (model_dir / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    write_json(model_dir / "metrics.json", metrics)
+    (model_dir / "README.md").write_text(model_card(model_dir, config, metrics), encoding="utf-8")
+
+
+def load_metrics(model_dir: str | Path) -> dict:
+    return json.loads((Path(model_dir) / "metrics.json").read_text(encoding="utf-8"))

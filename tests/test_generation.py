@@ -1,0 +1,119 @@
+"""Long-form generation, the evaluate metric, and the text-quality measures."""
+
+import math
+import subprocess
+import sys
+
+import evaluate
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from machado_gpt.config import ModelArguments, build_model
+from machado_gpt.evaluation import METRIC_PATH, EvalArguments, run_evaluation
+from machado_gpt.generation import SamplingArguments, generate_full_recompute, generate_text, generate_tokens
+from machado_gpt.quality import CopyIndex, distinct_n, quality_report, word_validity, words
+from machado_gpt.tokenizer import TokenizerArguments
+from machado_gpt.tokenizer import train_tokenizer as train_tok
+from machado_gpt.utils import MachadoError
+from tests.conftest import ROOT
+from tests.test_tokenizer import _dsd
+
+TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random GPT-2 (context 16) with a char tokenizer trained here, saved like a trained model folder."""
+    out = tmp_path_factory.mktemp("gen") / "model"
+    tokenizer = train_tok(_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
+    torch.manual_seed(0)
+    model = build_model(ModelArguments(n_layer=2, n_head=2, n_embd=32, n_positions=16, dropout=0.0), tokenizer)
+    model.save_pretrained(out)
+    return out
+
+
+def _load(path):
+    return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def test_generation_runs_far_past_the_context_and_is_reproducible(tiny_model_dir):
+    model, tok = _load(tiny_model_dir)
+    args = SamplingArguments(max_new_tokens=100, seed=3, temperature=1.0, top_k=0, top_p=1.0)
+    a = generate_text(model, tok, "Capitu", args)
+    b = generate_text(model, tok, "Capitu", args)
+    assert a == b and a.startswith("Capitu")
+    assert len(list(generate_tokens(model, tok("Capitu")["input_ids"], args))) == 100  # from a 16-token window
+    assert len(a) > 80  # the random model may also emit special tokens, which decode to nothing
+    assert generate_text(model, tok, "Capitu", SamplingArguments(max_new_tokens=100, seed=4)) != a
+    streamed = []
+    assert generate_text(model, tok, "Capitu", args, on_text=streamed.append) == a
+    assert "Capitu" + "".join(streamed) == a and len(streamed) > 50
+
+
+def test_greedy_matches_full_recompute_over_the_first_window(tiny_model_dir):
+    model, tok = _load(tiny_model_dir)
+    prompt = tok("Capitu")["input_ids"]
+    greedy = SamplingArguments(max_new_tokens=16 - len(prompt), temperature=0)
+    assert list(generate_tokens(model, prompt, greedy)) == list(generate_full_recompute(model, prompt, greedy))
+
+
+def test_a_prompt_longer_than_the_context_is_cropped_on_the_left(tiny_model_dir):
+    model, tok = _load(tiny_model_dir)
+    out = generate_text(model, tok, "abc " * 20, SamplingArguments(max_new_tokens=5, seed=0))
+    assert out.startswith("abc " * 20) and len(out) <= 85
+
+
+def test_metric_loads_offline_and_matches_a_hand_computation(tiny_model_dir):
+    metric = evaluate.load(str(METRIC_PATH))
+    text = "Capitu olhou."  # 13 characters: fits one window with the <|endoftext|> in front
+    r = metric.compute(predictions=[text], model_id=str(tiny_model_dir))
+    model, tok = _load(tiny_model_dir)
+    ids = torch.tensor([[tok.eos_token_id] + tok(text)["input_ids"]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+    nats = -logp.gather(1, ids[0, 1:, None]).sum().item()
+    assert r["chars"] == [13] and r["tokens"] == [13]
+    assert r["bits_per_char"] == pytest.approx(nats / math.log(2) / 13, rel=1e-5)
+    assert r["perplexity"] == pytest.approx(math.exp(nats / 13), rel=1e-5)
+
+
+def test_metric_slides_over_long_texts(tiny_model_dir):
+    metric = evaluate.load(str(METRIC_PATH))
+    long = TEXT[:200]
+    r = metric.compute(predictions=[long], model_id=str(tiny_model_dir), stride=8)
+    assert r["tokens"] == [200] and math.isfinite(r["bits_per_char"])
+    # Every token is scored once: with stride = window the windows do not overlap, scores differ, counts do not.
+    r2 = metric.compute(predictions=[long], model_id=str(tiny_model_dir), stride=16)
+    assert r2["tokens"] == [200] and r2["bits_per_char"] != r["bits_per_char"]
+
+
+def test_quality_measures_on_made_up_text():
+    assert words("Disse-lhe: — Capitu, 1889!") == ["disse-lhe", "capitu"]
+    assert word_validity(["o gato mia"], {"o", "gato"}) == pytest.approx(2 / 3)
+    assert distinct_n(["a b a b"], 1) == 0.5 and distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+    index = CopyIndex("o gato preto dormia na janela da casa velha")
+    assert index.longest_copied_span("xx dormia na janela yy") == len(" dormia na janela ")
+    assert index.longest_copied_span("qqq") == 0
+    report = quality_report(["P: o gato preto dormia"], ["P:"], "o gato preto dormia na janela", copy_threshold=10)
+    assert report["longest_copied_span"] == len("o gato preto dormia")  # the space before it is not in the reference
+    assert report["share_copying_over_10_chars"] == 1.0 and report["word_validity"] == 1.0
+
+
+def test_evaluation_cli_on_a_texts_folder(tiny_model_dir, tmp_path):
+    (tmp_path / "texts/conto").mkdir(parents=True)
+    (tmp_path / "texts/conto/a.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "texts/b.txt").write_text("Era uma vez.", encoding="utf-8")
+    res = run_evaluation(EvalArguments(model_dir=str(tiny_model_dir), texts_dir=str(tmp_path / "texts"),
+                                       output=str(tmp_path / "r.json"), chart=str(tmp_path / "r.png")), log=lambda *a: None)
+    assert set(res["per_group"]) == {"conto", "texts"} and res["chars"] == len(TEXT) + 12
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(MachadoError, match="no .txt files"):
+        run_evaluation(EvalArguments(model_dir=str(tiny_model_dir), texts_dir=str(tmp_path / "none")))
+
+
+def test_generate_cli_streams(tiny_model_dir):
+    proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dir), "--prompt", "Capitu",
+                           "--max_new_tokens", "40", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Capitu") and 30 < len(proc.stdout.rstrip("\n")) <= 46

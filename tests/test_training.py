@@ -1,0 +1,179 @@
+"""Training end to end on the real corpus with the tiny recipe: files, metrics, pipeline, resume, W&B, bad inputs."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import train_hf
+from machado_gpt.config import build_model, parse_recipe
+from machado_gpt.tokenizer import TokenizerArguments, load_tokenizer
+from machado_gpt.tokenizer import train_tokenizer as train_tok
+from machado_gpt.utils import MachadoError
+from tests.conftest import ROOT
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer_dir(real_dataset, tmp_path_factory):
+    dsd, _ = real_dataset
+    out = tmp_path_factory.mktemp("tok") / "char"
+    train_tok(dsd, TokenizerArguments(tokenizer_dir=str(out)), model_max_length=64, log=lambda *a: None)
+    return out
+
+
+@pytest.fixture
+def tiny_argv(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
+    _, dataset_dir = real_dataset
+    return ["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir),
+            "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp_path / "run"),
+            "--model_dir", str(tmp_path / "model")]
+
+
+def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, recwarn):
+    from transformers import pipeline
+
+    data, tok, model_args, run, _ = parse_recipe(tiny_argv)
+    torch.manual_seed(0)
+    initial = build_model(model_args, load_tokenizer(tok.tokenizer_dir)).state_dict()
+    metrics = train_hf.main(tiny_argv)
+
+    model_dir = tmp_path / "model"
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+            "run_config.yaml", "metrics.json", "README.md"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))]
+    trained = load_file(model_dir / "model.safetensors")
+    assert not torch.equal(trained["transformer.h.0.attn.c_attn.weight"], initial["transformer.h.0.attn.c_attn.weight"])
+
+    assert math.isfinite(metrics["train_loss"]) and metrics["train_loss"] < math.log(len(load_tokenizer(tok.tokenizer_dir)))
+    assert 0 < metrics["eval_bpc"] < 8 and math.isfinite(metrics["test_bpc"]) and metrics["eval_chars"] > 1000
+    assert metrics["train_tokens_per_second"] > 0
+    assert json.loads((model_dir / "metrics.json").read_text())["eval_bpc"] == metrics["eval_bpc"]
+
+    state = json.loads(sorted((tmp_path / "run").glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
+    evals = [h for h in state["log_history"] if "eval_bpc" in h]
+    assert [h["step"] for h in evals] == [10, 20]
+    assert any("samples" in h and h["samples"]["Capitu"].startswith("Capitu") for h in state["log_history"])
+    assert any("tokens_per_second" in h for h in state["log_history"])
+
+    config = json.loads((model_dir / "config.json").read_text())
+    gen = json.loads((model_dir / "generation_config.json").read_text())
+    assert config["use_cache"] is True and gen["use_cache"] is True
+    assert (config["vocab_size"], config["eos_token_id"], config["pad_token_id"]) == (len(load_tokenizer(model_dir)), 0, 1)
+
+    recwarn.clear()
+    generator = pipeline("text-generation", model=str(model_dir))
+    out = generator("Capitu")[0]["generated_text"]
+    assert out.startswith("Capitu") and len(out) > len("Capitu")
+    assert not [w for w in recwarn if "token_id" in str(w.message)]
+    with pytest.raises(ValueError, match="max_length"):  # a clear error, never an IndexError
+        generator("Capitu " * 40)
+
+
+def test_wandb_offline_writes_run_files(tiny_argv, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    train_hf.main([*tiny_argv, "--report_to", "wandb", "--max_steps", "10", "--eval_steps", "5"])
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    os.environ.pop("WANDB_DIR", None)
+
+
+def test_kill_and_resume(tiny_argv, tmp_path):
+    argv = [*tiny_argv, "--max_steps", "300", "--save_steps", "20", "--eval_steps", "150", "--n_embd", "64",
+            "--per_device_train_batch_size", "32", "--logging_steps", "50"]
+    cmd = [sys.executable, "train_hf.py", *argv]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 180
+    while not list((tmp_path / "run").glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    checkpoints = sorted(int(p.parent.name.split("-")[1]) for p in (tmp_path / "run").glob("checkpoint-*/trainer_state.json"))
+    assert checkpoints and checkpoints[-1] < 300, "the run should have been killed mid-way"
+    assert not (tmp_path / "model").exists()
+
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from" in done.stdout + done.stderr
+    state = json.loads((tmp_path / "run/checkpoint-300/trainer_state.json").read_text())
+    assert state["global_step"] == 300
+    assert all(math.isfinite(h["loss"]) for h in state["log_history"] if "loss" in h)
+    assert json.loads((tmp_path / "model/metrics.json").read_text())["eval_bpc"] < 8
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n_embd", "30", "--n_head", "4"], "not divisible by n_head"),
+    (["--block_size", "128"], "larger than n_positions"),
+    (["--n_layer", "two"], "bad arguments"),
+    (["--no_such_flag", "1"], "bad arguments: Some specified arguments are not used"),
+    (["--tokenizer_kind", "sentencepiece"], "unknown tokenizer_kind"),
+])
+def test_bad_recipe_values(tiny_argv, extra, message):
+    with pytest.raises(MachadoError, match=message):
+        train_hf.main([*tiny_argv, *extra])
+
+
+def test_unknown_yaml_key_and_missing_files(tiny_argv, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "configs/tiny.yaml").read_text() + "n_layers: 3\n")
+    with pytest.raises(MachadoError, match=r"unknown key\(s\) \['n_layers'\]"):
+        train_hf.main(["--config", str(bad)])
+    with pytest.raises(MachadoError, match="no tokenizer at"):
+        train_hf.main([*tiny_argv, "--tokenizer_dir", str(tmp_path / "nothing")])
+    with pytest.raises(MachadoError, match="corpus folder .* not found"):
+        train_hf.main([*tiny_argv, "--corpus_dir", str(tmp_path / "no-corpus"), "--dataset_dir", str(tmp_path / "no-ds")])
+
+
+def test_output_dir_of_an_unrelated_run_is_refused(tiny_argv, tmp_path):
+    train_hf.main([*tiny_argv, "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no"])
+    with pytest.raises(MachadoError, match="unrelated run"):
+        train_hf.main([*tiny_argv, "--n_layer", "3"])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "thesis.txt").write_text("mine")
+    with pytest.raises(MachadoError, match="holds files of something else"):
+        train_hf.main([*tiny_argv, "--output_dir", str(other)])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_recipe_loads(path):
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#"), "each recipe opens with a comment: purpose, hardware, time, expected result"
+    data, tok, model, run, training = parse_recipe(["--config", str(path)])
+    assert model.block_size <= model.n_positions and training.output_dir
+
+
+def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir):
+    from transformers import Trainer
+
+    from machado_gpt.data import BlockDataset
+
+    _, _, model_args, _, training = parse_recipe(["--config", str(ROOT / "configs/machado-gpt-28m.yaml")])
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    model = build_model(model_args, tokenizer)
+    assert abs(model.num_parameters() - 28_505_231) / 28_505_231 < 0.01
+    assert (model_args.n_layer, model_args.n_embd, model_args.n_positions) == (9, 512, 128)
+    assert training.per_device_train_batch_size * training.gradient_accumulation_steps == 512
+    assert training.max_steps == 10_000
+    training.per_device_train_batch_size, training.gradient_accumulation_steps, training.max_steps = 2, 1, 1
+    training.output_dir, training.bf16, training.fp16, training.report_to = "out/test-28m", False, False, []
+    training.eval_strategy = training.save_strategy = "no"
+    training.warmup_steps = 0  # the recipe warms up from lr 0: one step would change nothing
+    training.load_best_model_at_end = False
+    blocks = BlockDataset(torch.randint(3, len(tokenizer), (4, 128)))
+    before = model.transformer.h[0].mlp.c_fc.weight.detach().clone()
+    result = Trainer(model=model, args=training, train_dataset=blocks).train()
+    assert math.isfinite(result.training_loss)
+    assert not torch.equal(before, model.transformer.h[0].mlp.c_fc.weight)
