@@ -104,7 +104,8 @@ class SampleCallback(TrainerCallback):
             import wandb
 
             if wandb.run is not None:
-                table = wandb.Table(columns=["step", "prompt", "sample"], data=[[state.global_step, p, t] for p, t in samples.items()])
+                rows = [[state.global_step, p, t] for p, t in samples.items()]
+                table = wandb.Table(columns=["step", "prompt", "sample"], data=rows)
                 wandb.log({"samples": table}, commit=False)
 
 
