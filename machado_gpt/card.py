@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .corpus import KAGGLE_DATASET, KAGGLE_URL
@@ -18,6 +19,8 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
         f"| {name} | {metrics[f'{p}_bpc']:.3f} | {metrics[f'{p}_perplexity']:.2f} | {metrics[f'{p}_chars']:,} |"
         for name, p in rows if f"{p}_bpc" in metrics
     )
+    evaluation = _evaluation_section(model_dir)
+    samples = "\n\n".join(f"> {s.strip()}" for s in metrics.get("samples", [])[:3])
     return f"""---
 language:
 - pt
@@ -63,6 +66,11 @@ precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
 | split | bits/char | perplexity (per token) | characters |
 |---|---:|---:|---:|
 {table}
+{evaluation}
+## Samples
+Unedited, from the fixed prompts used at every evaluation (temperature 0.8, top-k 50):
+
+{samples or "(none recorded)"}
 
 ## Use
 ```python
@@ -70,6 +78,16 @@ from transformers import pipeline
 generator = pipeline("text-generation", model="{repo_id}")
 print(generator("Capitu")[0]["generated_text"])
 ```
+or, for full control:
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+tokenizer = AutoTokenizer.from_pretrained("{repo_id}")
+model = AutoModelForCausalLM.from_pretrained("{repo_id}")
+ids = tokenizer("Era uma vez", return_tensors="pt").input_ids
+print(tokenizer.decode(model.generate(ids, max_new_tokens=100)[0]))
+```
+The context is {m['n_positions']} tokens: `pipeline` stops there. For longer texts, `generate.py` of the
+machado-gpt repository re-prefills the window as it fills.
 
 ## Limitations
 A small model trained on 10 MB of 19th-century Portuguese: it invents words, loses the thread after a few
@@ -80,3 +98,30 @@ Ported from an IME-USP undergraduate thesis (a hand-written character-level GPT 
 Corpus: the public-domain works of Machado de Assis (1839-1908), from the Brazilian Ministry of Education's
 collection, as published in `{KAGGLE_DATASET}`.
 """
+
+
+def _evaluation_section(model_dir: Path) -> str:
+    """Per-genre bits/char and text-quality measures, when `evaluate_model.py` has been run on the folder."""
+    path = Path(model_dir) / "eval_test.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text(encoding="utf-8"))
+    rows = "\n".join(f"| {g} | {v['bits_per_char']:.3f} | {v['perplexity']:.2f} | {v['chars']:,} |"
+                     for g, v in r["per_group"].items())
+    out = f"""
+Test split per genre (sliding window, every character scored):
+
+| genre | bits/char | perplexity | characters |
+|---|---:|---:|---:|
+{rows}
+| **all** | **{r['bits_per_char']:.3f}** | {r['perplexity']:.2f} | {r['chars']:,} |
+"""
+    q = r.get("quality")
+    if q:
+        out += f"""
+Text quality of {q['samples']} samples of {q.get('max_new_tokens', 300)} tokens from fixed prompts and seeds:
+word validity (share of words found in the training split) {q['word_validity']:.1%}, distinct-1
+{q['distinct_1']:.3f}, distinct-2 {q['distinct_2']:.3f}, longest span copied from the training split
+{q['longest_copied_span']} characters (mean {q['mean_longest_copied_span']}).
+"""
+    return out

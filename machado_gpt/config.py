@@ -5,9 +5,11 @@ Training reuses `transformers.TrainingArguments` for everything the Trainer know
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, TrainingArguments
 
 from .corpus import DataArguments
@@ -53,11 +55,16 @@ class RunArguments:
     )
     sample_max_new_tokens: int = field(default=200, metadata={"help": "Length of each eval sample"})
     sample_seed: int = field(default=1234, metadata={"help": "Seed of the eval samples, so they compare across evals"})
+    hp_search: str | None = field(default=None, metadata={"help": "Hyperparameter search backend: optuna or wandb"})
+    n_trials: int = field(default=8, metadata={"help": "Trials of the hyperparameter search"})
+    sweep_config: str = field(default="configs/sweeps/cpu-sweep.yaml", metadata={"help": "Sweep, in W&B's format"})
     mixed_precision: str = field(
         default="auto", metadata={"help": "auto (bf16 where the GPU or CPU has it, fp16 on older GPUs), bf16, fp16 or no"}
     )
 
     def __post_init__(self):
+        if self.hp_search not in (None, "optuna", "wandb"):
+            raise MachadoError(f"unknown hp_search backend {self.hp_search!r}: use optuna (offline) or wandb (W&B account)")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise MachadoError(f"unknown mixed_precision {self.mixed_precision!r}: use auto, bf16, fp16 or no")
 
@@ -67,6 +74,10 @@ RECIPE_TYPES = (DataArguments, TokenizerArguments, ModelArguments, RunArguments,
 
 def parse_recipe(argv: Sequence[str] | None = None):
     """(data, tokenizer, model, run, training) arguments from `--config recipe.yaml` and CLI flags."""
+    if not torch.cuda.is_available():
+        # Without a GPU, processes started by `accelerate launch --num_processes N` must run DDP on the CPU over gloo;
+        # accelerate's own CPU launcher needs mpirun. Set before TrainingArguments picks its device.
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     return parse_config(RECIPE_TYPES, argv)
 
 

@@ -85,6 +85,7 @@ def quality(model, tokenizer, train_text: str, n: int, max_new_tokens: int) -> d
     samples = [generate_text(model, tokenizer, p, SamplingArguments(max_new_tokens=max_new_tokens, seed=i))
                for i, p in enumerate(prompts)]
     report = quality_report(samples, prompts, train_text)
+    report["max_new_tokens"] = max_new_tokens
     report["examples"] = samples[:3]
     return report
 
@@ -120,6 +121,7 @@ def run_evaluation(args: EvalArguments, log=print) -> dict:
     write_json(out, results)
     chart = Path(args.chart or Path(args.model_dir) / f"eval_{name}.png")
     bar_chart(results, chart)
+    refresh_card(Path(args.model_dir))
     log(format_table(results))
     log(f"results: {out}, chart: {chart}")
     return results
@@ -156,3 +158,17 @@ def bar_chart(results: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def refresh_card(model_dir: Path) -> None:
+    """Rewrite a local model folder's card so that it shows the evaluation just written."""
+    import json
+
+    import yaml
+
+    from .card import model_card
+
+    if (model_dir / "run_config.yaml").is_file() and (model_dir / "metrics.json").is_file():
+        config = yaml.safe_load((model_dir / "run_config.yaml").read_text(encoding="utf-8"))
+        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        (model_dir / "README.md").write_text(model_card(model_dir, config, metrics), encoding="utf-8")

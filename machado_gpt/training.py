@@ -70,17 +70,22 @@ class BitsPerChar:
 class MachadoTrainer(Trainer):
     """Trainer that also logs training throughput in tokens per second."""
 
-    def __init__(self, *args, tokens_per_step: int, **kwargs):
+    def __init__(self, *args, block_size: int, **kwargs):
         super().__init__(*args, **kwargs)
-        self.tokens_per_step = tokens_per_step
+        self.block_size = block_size
         self._last_log = (time.perf_counter(), 0)
+
+    def tokens_per_step(self) -> int:
+        """Tokens in one optimizer step over all processes (read from args: a search trial may change the batch)."""
+        a = self.args
+        return self.block_size * a.per_device_train_batch_size * a.gradient_accumulation_steps * a.world_size
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:
             now, step = time.perf_counter(), self.state.global_step
             then, last_step = self._last_log
             if step > last_step:
-                logs["tokens_per_second"] = round((step - last_step) * self.tokens_per_step / (now - then), 1)
+                logs["tokens_per_second"] = round((step - last_step) * self.tokens_per_step() / (now - then), 1)
             self._last_log = (now, step)
         super().log(logs, start_time)
 
@@ -121,7 +126,8 @@ def generate_samples(model, tokenizer, prompts: list[str], max_new_tokens: int, 
             ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(model.config.n_positions - 1):].to(model.device)
             room = model.config.n_positions - ids.shape[1]
             gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_k=50,
-                                 max_length=ids.shape[1] + min(max_new_tokens, room), pad_token_id=tokenizer.pad_token_id)
+                                 max_length=ids.shape[1] + min(max_new_tokens, room), pad_token_id=tokenizer.pad_token_id,
+                                 min_new_tokens=min(16, room))  # no <|endoftext|> right after the prompt
             out[prompt] = tokenizer.decode(gen[0], skip_special_tokens=True)
     model.train(was_training)
     return out
@@ -154,9 +160,10 @@ def resolved_config(data, tok, model, run, training: TrainingArguments) -> dict:
     }
 
 
-def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, run: RunArguments,
-          args: TrainingArguments, log=print) -> dict:
-    """The main job: dataset -> tokenizer -> blocks -> Trainer -> model folder. Returns the final metrics."""
+def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, run: RunArguments,
+            args: TrainingArguments, log=print, model_init=None):
+    """Dataset -> tokenizer -> blocks -> Trainer, shared by training and hyperparameter search.
+    Returns (trainer, resolved run config, test blocks, precision)."""
     tokenizer = load_tokenizer(tok.tokenizer_dir)
     with args.main_process_first(desc="building the dataset"):  # one process writes data/, the others read it
         dsd = build_dataset(data, log=log)
@@ -167,47 +174,61 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
         args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
     config = resolved_config(data, tok, model_args, run, args)
     check_output_dir(output_dir, config)  # before any training starts
-    if "wandb" in args.report_to:
+    if "wandb" in args.report_to or run.hp_search == "wandb":
         os.environ.setdefault("WANDB_DIR", str(output_dir))
         os.environ.setdefault("WANDB_PROJECT", "machado-gpt")
+        output_dir.mkdir(parents=True, exist_ok=True)
 
     set_seed(args.seed)
     block = model_args.block_size
     train_set = pack(tokenized["train"]["input_ids"], block)
     eval_set = pack(tokenized["validation"]["input_ids"], block, run.max_eval_blocks)
     test_set = pack(tokenized["test"]["input_ids"], block, run.max_eval_blocks)
-    model = build_model(model_args, tokenizer)
-    log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
-        f"{len(eval_set):,} eval blocks; precision {precision}")
+    model = None if model_init else build_model(model_args, tokenizer)
+    if model is not None:
+        log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
+            f"{len(eval_set):,} eval blocks; precision {precision}")
 
-    tokens_per_step = block * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
     bpc = BitsPerChar(chars_per_token_id(tokenizer))
     trainer = MachadoTrainer(
-        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
-        compute_metrics=bpc, preprocess_logits_for_metrics=bpc.preprocess_logits_for_metrics,
-        callbacks=[SampleCallback(run)], tokens_per_step=tokens_per_step,
+        model=model, model_init=model_init, args=args, train_dataset=train_set, eval_dataset=eval_set,
+        processing_class=tokenizer, compute_metrics=bpc, preprocess_logits_for_metrics=bpc.preprocess_logits_for_metrics,
+        callbacks=[SampleCallback(run)], block_size=block,
     )
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return trainer, config, test_set, precision
 
+
+def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, run: RunArguments,
+          args: TrainingArguments, log=print) -> dict:
+    """The main job: prepare, train (resuming if a checkpoint is there), evaluate, save the model folder.
+    Returns the final metrics."""
+    trainer, config, test_set, precision = prepare(data, tok, model_args, run, args, log)
+    output_dir = Path(args.output_dir)
     resume = args.resume_from_checkpoint or (get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None)
     if resume:
         log(f"resuming from {resume}")
     result = trainer.train(resume_from_checkpoint=resume)
+    block = model_args.block_size
     metrics = {k: v for k, v in result.metrics.items()}
     metrics["train_tokens_per_second"] = round(metrics.get("train_samples_per_second", 0.0) * block, 1)
-    metrics.update(trainer.evaluate(eval_set, metric_key_prefix="eval"))
+    metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     metrics.update(trainer.evaluate(test_set, metric_key_prefix="test"))
-    metrics["parameters"] = model.num_parameters()
+    metrics["parameters"] = trainer.model.num_parameters()
     metrics["precision"] = precision
+    metrics["world_size"] = args.world_size
+    metrics["global_batch_sequences"] = trainer.tokens_per_step() // block
     if trainer.is_world_process_zero():
+        tokenizer = trainer.processing_class
+        samples = generate_samples(trainer.model, tokenizer, run.sample_prompts, run.sample_max_new_tokens,
+                                   run.sample_seed)
+        metrics["samples"] = list(samples.values())
         save_model_folder(trainer, Path(run.model_dir), config, metrics, model_args)
         log(f"validation bits/char {metrics['eval_bpc']:.3f}, test bits/char {metrics['test_bpc']:.3f}; "
             f"{metrics['train_tokens_per_second']:,.0f} tokens/s; model saved to {run.model_dir}")
-        sample = generate_samples(trainer.model, tokenizer, run.sample_prompts[:1], run.sample_max_new_tokens,
-                                  run.sample_seed)
-        log(f"sample: {next(iter(sample.values()))}")
+        log(f"sample: {metrics['samples'][0]}")
     return metrics
 
 

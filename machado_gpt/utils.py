@@ -53,6 +53,24 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
         raise MachadoError(f"bad arguments: {str(e).splitlines()[0]} (see `--help`)") from None
 
 
+def recipe_values(argv: Sequence[str], parsed: Sequence[Any]) -> dict[str, Any]:
+    """The keys a user set (in the --config YAML or as flags), with their parsed values: a recipe to write back."""
+    argv = list(argv)
+    keys: list[str] = []
+    if "--config" in argv:
+        path = argv[argv.index("--config") + 1]
+        keys += list(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+    keys += [a[2:] for a in argv if a.startswith("--") and a != "--config"]
+    values = {}
+    for key in dict.fromkeys(keys):
+        for obj in parsed:
+            if hasattr(obj, key):
+                value = getattr(obj, key)
+                values[key] = value.value if hasattr(value, "value") else value  # enums (eval_strategy...) as text
+                break
+    return values
+
+
 def _as_flags(values: dict[str, Any]) -> list[str]:
     """{'n_layer': 4, 'report_to': ['wandb'], 'bf16': True} -> ['--n_layer', '4', '--report_to', 'wandb', '--bf16', 'True']."""
     flags: list[str] = []
@@ -61,7 +79,7 @@ def _as_flags(values: dict[str, Any]) -> list[str]:
             continue
         flags.append(f"--{key}")
         if isinstance(value, list):
-            flags.extend(str(v) for v in value)
+            flags.extend(str(v) for v in value or ["none"])  # report_to: [] means none
         elif isinstance(value, dict):
             flags.append(json.dumps(value))
         else:

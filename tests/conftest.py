@@ -60,3 +60,22 @@ def write_small_corpus(root: Path, n_paragraphs: int = 30) -> Path:
 @pytest.fixture
 def small_corpus(tmp_path) -> Path:
     return write_small_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer_dir(real_dataset, tmp_path_factory):
+    from machado_gpt.tokenizer import TokenizerArguments
+    from machado_gpt.tokenizer import train_tokenizer as train_tok
+
+    dsd, _ = real_dataset
+    out = tmp_path_factory.mktemp("tok") / "char"
+    train_tok(dsd, TokenizerArguments(tokenizer_dir=str(out)), model_max_length=64, log=lambda *a: None)
+    return out
+
+
+@pytest.fixture
+def tiny_argv(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
+    _, dataset_dir = real_dataset
+    return ["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir),
+            "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp_path / "run"),
+            "--model_dir", str(tmp_path / "model")]

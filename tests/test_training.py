@@ -14,28 +14,11 @@ from safetensors.torch import load_file
 
 import train_hf
 from machado_gpt.config import build_model, parse_recipe
-from machado_gpt.tokenizer import TokenizerArguments, load_tokenizer
-from machado_gpt.tokenizer import train_tokenizer as train_tok
+from machado_gpt.tokenizer import load_tokenizer
 from machado_gpt.utils import MachadoError
 from tests.conftest import ROOT
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
-
-
-@pytest.fixture(scope="session")
-def char_tokenizer_dir(real_dataset, tmp_path_factory):
-    dsd, _ = real_dataset
-    out = tmp_path_factory.mktemp("tok") / "char"
-    train_tok(dsd, TokenizerArguments(tokenizer_dir=str(out)), model_max_length=64, log=lambda *a: None)
-    return out
-
-
-@pytest.fixture
-def tiny_argv(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
-    _, dataset_dir = real_dataset
-    return ["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir),
-            "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp_path / "run"),
-            "--model_dir", str(tmp_path / "model")]
 
 
 def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, recwarn):

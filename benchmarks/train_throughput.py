@@ -1,0 +1,137 @@
+"""Training throughput (tokens/s) and MFU of a recipe's model: Trainer against a plain PyTorch loop on the same
+model and batch, in fp32 and in bf16, all in one run so the ratios hold on a noisy machine.
+
+    python benchmarks/train_throughput.py                                   # the 28.5M model, CPU-sized batch
+    python benchmarks/train_throughput.py --batch_size 512 --steps 30       # on a GPU
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
+
+MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak
+given by --peak_tflops (defaults: H100 989, A100 312, H200 989 bf16 dense; fp32 on a GPU uses TF32 peaks / 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from machado_gpt.config import build_model, parse_recipe
+from machado_gpt.data import BlockDataset
+from machado_gpt.training import cpu_supports_bf16
+
+GPU_PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+
+
+class FakeTokenizer:
+    """Just what build_model reads: a vocabulary size and the special ids (the char vocabulary's shape)."""
+
+    bos_token_id = eos_token_id = 0
+    pad_token_id = 1
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.steps = warmup, None, 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        if state.global_step == self.warmup:
+            self.start = time.perf_counter()
+        elif state.global_step > self.warmup:
+            self.steps += 1
+            self.seconds = time.perf_counter() - self.start
+
+
+def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device) -> float:
+    model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1,
+                            fused=device.type == "cuda")
+    start = None
+    for step in range(warmup + steps):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        x = blocks[(step * batch_size) % (len(blocks) - batch_size):][:batch_size].to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch_size * blocks.shape[1] / (time.perf_counter() - start)
+
+
+def trainer_loop(model, blocks, batch_size, steps, warmup, bf16, device) -> float:
+    timer = StepTimer(warmup)
+    args = TrainingArguments(
+        output_dir="out/bench-trainer", max_steps=warmup + steps, per_device_train_batch_size=batch_size,
+        learning_rate=1e-3, adam_beta2=0.99, weight_decay=0.1, max_grad_norm=1.0, bf16=bf16, report_to=[],
+        logging_strategy="no", save_strategy="no", eval_strategy="no", disable_tqdm=True,
+        dataloader_drop_last=True, logging_nan_inf_filter=False, use_cpu=device.type == "cpu",
+        dataloader_pin_memory=device.type == "cuda", optim="adamw_torch_fused" if device.type == "cuda" else "adamw_torch",
+    )
+    Trainer(model=model, args=args, train_dataset=BlockDataset(blocks), callbacks=[timer]).train()
+    return timer.steps * batch_size * blocks.shape[1] / timer.seconds
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/machado-gpt-28m.yaml")
+    p.add_argument("--batch_size", type=int, default=None, help="default: 8 on a CPU, the recipe's on a GPU")
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--vocab_size", type=int, default=210, help="210: the char vocabulary")
+    p.add_argument("--peak_tflops", type=float, default=None, help="bf16 peak of this device, for MFU")
+    p.add_argument("--precisions", default="fp32,bf16")
+    a = p.parse_args(argv)
+    _, _, model_args, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    batch = a.batch_size or (training.per_device_train_batch_size if cuda else 8)
+    T = model_args.block_size
+    blocks = torch.randint(3, a.vocab_size, ((a.warmup + a.steps + 2) * batch, T))
+    peak = a.peak_tflops
+    name = torch.cuda.get_device_name() if cuda else "CPU"
+    if peak is None and cuda:
+        peak = next((v for k, v in GPU_PEAK_BF16_TFLOPS.items() if k in name), None)
+    n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
+    flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
+    print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
+          f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}")
+    results = {}
+    for precision in a.precisions.split(","):
+        bf16 = precision == "bf16"
+        for loop_name, loop in (("plain PyTorch", plain_loop), ("Trainer", trainer_loop)):
+            torch.manual_seed(0)
+            model = build_model(model_args, FakeTokenizer(a.vocab_size))
+            tps = loop(model, blocks, batch, a.steps, a.warmup, bf16, device)
+            results[(precision, loop_name)] = tps
+            tflops = tps * flops_per_token / 1e12
+            mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
+            print(f"{precision:>5} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}")
+    for precision in a.precisions.split(","):
+        ratio = results[(precision, "Trainer")] / results[(precision, "plain PyTorch")]
+        print(f"{precision}: Trainer / plain loop = {ratio:.2f}")
+    if "fp32" in a.precisions and "bf16" in a.precisions:
+        print(f"bf16 / fp32 (plain loop) = {results[('bf16', 'plain PyTorch')] / results[('fp32', 'plain PyTorch')]:.2f}")
+    best = max(results.values())
+    print(f"10,000 steps of batch {batch} at the best speed: {10_000 * batch * T / best / 3600:.2f} hours")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Share a model folder (and the dataset) on the Hugging Face Hub: stage exactly the files a user needs, check
+that they load, then `create_repo` + `upload_folder`. The token comes from HF_TOKEN or `hf auth login`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .utils import MachadoError
+
+# What a user needs, and nothing else: no training_args.bin or other pickles, no optimizer states, no checkpoints.
+UPLOAD_PATTERNS = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                   "tokenizer_config.json", "special_tokens_map.json", "README.md", "metrics.json", "run_config.yaml",
+                   "eval_*.json", "eval_*.png")
+NEVER = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+@dataclass
+class HubArguments:
+    model_dir: str = field(default="machado-gpt", metadata={"help": "Model folder written by train_hf.py"})
+    repo_id: str | None = field(default=None, metadata={"help": "Hub repository, user/name"})
+    private: bool = field(default=False, metadata={"help": "Create the repository as private"})
+    dataset: str | None = field(default=None, metadata={"help": "Also push the DatasetDict to this dataset repo id"})
+    dataset_dir: str = field(default="data/machado-dataset", metadata={"help": "The saved dataset pushed by --dataset"})
+    dry_run: bool = field(default=False, metadata={"help": "Stage and check the upload locally; upload nothing"})
+    staging_dir: str = field(default="out/hub-staging", metadata={"help": "Where the upload is staged"})
+
+    def __post_init__(self):
+        if not self.repo_id or self.repo_id.count("/") != 1:
+            raise MachadoError(f"--repo_id must be user/name (got {self.repo_id!r}): e.g. --repo_id joao/machado-gpt")
+
+
+def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]:
+    """Copy the allowed files into a clean staging folder, with the card rewritten for `repo_id`."""
+    from .card import model_card
+
+    if not (model_dir / "config.json").is_file() or not (model_dir / "model.safetensors").is_file():
+        raise MachadoError(f"{model_dir} is not a trained model folder (no config.json/model.safetensors): run train_hf.py")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for pattern in UPLOAD_PATTERNS:
+        for p in sorted(model_dir.glob(pattern)):
+            if not p.name.endswith(NEVER):
+                shutil.copy2(p, staging / p.name)
+    if (model_dir / "run_config.yaml").is_file() and (model_dir / "metrics.json").is_file():
+        config = yaml.safe_load((model_dir / "run_config.yaml").read_text(encoding="utf-8"))
+        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        (staging / "README.md").write_text(model_card(model_dir, config, metrics, repo_id=repo_id), encoding="utf-8")
+    return [(p.name, p.stat().st_size) for p in sorted(staging.iterdir())]
+
+
+def check_staged(staging: Path) -> dict:
+    """Offline checks of the staged folder: the card parses, and the three loaders work."""
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    card = ModelCard.load(staging / "README.md")
+    data = card.data.to_dict()
+    for key, want in (("language", ["pt"]), ("library_name", "transformers"), ("pipeline_tag", "text-generation")):
+        if data.get(key) != want:
+            raise MachadoError(f"model card: {key} is {data.get(key)!r}, expected {want!r}")
+    model = AutoModelForCausalLM.from_pretrained(staging)
+    tokenizer = AutoTokenizer.from_pretrained(staging)
+    text = pipeline("text-generation", model=str(staging))("Capitu")[0]["generated_text"]
+    pickles = [p.name for p in staging.iterdir() if p.name.endswith(NEVER)]
+    if pickles:
+        raise MachadoError(f"staged files include pickles {pickles}: they must never be uploaded")
+    return {"parameters": model.num_parameters(), "vocab_size": len(tokenizer), "sample": text}
+
+
+def require_online_token() -> str:
+    """The token from the standard places, never printed; one clear error when offline or logged out."""
+    from huggingface_hub import get_token
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise MachadoError("HF_HUB_OFFLINE is set: unset it to upload, or use --dry_run to stage and check offline")
+    token = get_token()
+    if not token:
+        raise MachadoError("no Hugging Face token: run `hf auth login` or set HF_TOKEN (a write token), then try again")
+    return token
+
+
+def push(args: HubArguments, log=print) -> dict:
+    model_dir, staging = Path(args.model_dir), Path(args.staging_dir) / args.repo_id.replace("/", "--")
+    if not args.dry_run:
+        token = require_online_token()  # before anything is staged or uploaded
+    files = stage(model_dir, staging, args.repo_id)
+    for name, size in files:
+        log(f"{size:>12,}  {name}")
+    checks = check_staged(staging)
+    log(f"staged {len(files)} files in {staging}; loads with AutoModelForCausalLM, AutoTokenizer and pipeline "
+        f"({checks['parameters']:,} parameters)")
+    result = {"staging": str(staging), "files": files, **checks}
+    if args.dry_run:
+        return result
+
+    from huggingface_hub import ModelCard, create_repo, upload_folder
+
+    ModelCard.load(staging / "README.md").validate()  # the Hub's own card validation
+    url = create_repo(args.repo_id, private=args.private, exist_ok=True, token=token)
+    upload_folder(repo_id=args.repo_id, folder_path=str(staging), commit_message="Upload machado-gpt", token=token)
+    log(f"uploaded to {url}")
+    result["url"] = str(url)
+    if args.dataset:
+        result["dataset_url"] = push_dataset(args.dataset_dir, args.dataset, args.private, token, log)
+    return result
+
+
+def push_dataset(dataset_dir: str, repo_id: str, private: bool, token: str, log=print) -> str:
+    """DatasetDict.push_to_hub, then our dataset card (with its cleaning figures) as the repo's README.md."""
+    from datasets import load_from_disk
+    from huggingface_hub import upload_file
+
+    dsd = load_from_disk(dataset_dir)
+    dsd.push_to_hub(repo_id, private=private, token=token)
+    upload_file(path_or_fileobj=str(Path(dataset_dir) / "README.md"), path_in_repo="README.md", repo_id=repo_id,
+                repo_type="dataset", token=token)
+    log(f"dataset pushed to {repo_id}")
+    return f"https://huggingface.co/datasets/{repo_id}"

@@ -1,0 +1,56 @@
+"""push_to_hub.py: a dry run stages exactly the loadable files with a valid card; clear errors offline or logged out."""
+
+import pytest
+from huggingface_hub import ModelCard
+
+import push_to_hub
+import train_hf
+from machado_gpt.utils import MachadoError
+
+
+@pytest.fixture(scope="module")
+def model_dir(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path_factory):
+    from tests.conftest import ROOT
+
+    _, dataset_dir = real_dataset
+    tmp = tmp_path_factory.mktemp("hub")
+    train_hf.main(["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir",
+                   str(dataset_dir), "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp / "run"),
+                   "--model_dir", str(tmp / "model"), "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2"])
+    (tmp / "model" / "training_args.bin").write_bytes(b"pickle")  # must never be staged
+    return tmp / "model"
+
+
+def test_dry_run_stages_a_loadable_folder_with_our_card(model_dir, tmp_path):
+    result = push_to_hub.main([str(model_dir), "--repo_id", "someone/machado-gpt", "--dry_run",
+                               "--staging_dir", str(tmp_path / "stage")])
+    staged = {name for name, _ in result["files"]}
+    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "README.md", "metrics.json", "run_config.yaml"} <= staged
+    assert not [n for n in staged if n.endswith((".bin", ".pt", ".pkl"))] and "training_args.bin" not in staged
+    assert result["sample"].startswith("Capitu") and result["parameters"] > 0
+    card = ModelCard.load(tmp_path / "stage" / "someone--machado-gpt" / "README.md")
+    assert card.data.language == ["pt"] and card.data.pipeline_tag == "text-generation"
+    assert card.data.library_name == "transformers" and card.data.widget
+    assert 'pipeline("text-generation", model="someone/machado-gpt")' in card.text
+    assert "fine-tuned version of" not in card.text and "bits/char" in card.text
+
+
+def test_offline_and_no_token_errors(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MachadoError, match="HF_HUB_OFFLINE is set"):
+        push_to_hub.main([str(model_dir), "--repo_id", "someone/machado-gpt", "--staging_dir", str(tmp_path)])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no stored login either
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_TOKEN_PATH", str(tmp_path / "hf-home" / "token"))
+    with pytest.raises(MachadoError, match="no Hugging Face token"):
+        push_to_hub.main([str(model_dir), "--repo_id", "someone/machado-gpt", "--staging_dir", str(tmp_path)])
+    assert not list(tmp_path.glob("someone--*")), "nothing is staged before the token check"
+
+
+def test_bad_repo_id():
+    with pytest.raises(MachadoError, match="must be user/name"):
+        push_to_hub.main(["machado-gpt", "--repo_id", "no-slash"])
