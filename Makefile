@@ -5,9 +5,11 @@ TORCH   ?= torch==2.13.0
 RECIPE  ?= configs/cpu.yaml
 export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
-.PHONY: all install data tokenizer train test test-slow lint clean
+MODEL   ?= machado-gpt
 
-all: install data tokenizer train
+.PHONY: all install data tokenizer train evaluate sample search test test-slow lint clean
+
+all: install data tokenizer train evaluate sample
 
 .venv/installed: requirements.txt
 	python3 -m venv .venv
@@ -25,7 +27,16 @@ tokenizer: install
 	$(PY) train_tokenizer.py --config $(RECIPE)
 
 train: install
-	$(PY) -m accelerate.commands.launch train_hf.py --config $(RECIPE)
+	$(PY) train_hf.py --config $(RECIPE)   # same as: accelerate launch train_hf.py --config $(RECIPE)
+
+evaluate: install
+	$(PY) evaluate_model.py --model_dir $(MODEL)
+
+sample: install
+	$(PY) generate.py --model_dir $(MODEL) --prompt "Capitu" --max_new_tokens 300 --seed 7
+
+search: install
+	$(PY) train_hf.py --config configs/search-cpu.yaml --hp_search optuna --n_trials 8
 
 test: install
 	$(PY) -m pytest -q
@@ -37,4 +48,4 @@ lint: install
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf out data/machado-dataset data/tokenizer-* machado-gpt
+	rm -rf out data/machado-dataset data/tokenizer-* $(MODEL)

@@ -94,11 +94,14 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--vocab_size", type=int, default=210, help="210: the char vocabulary")
     p.add_argument("--peak_tflops", type=float, default=None, help="bf16 peak of this device, for MFU")
-    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--precisions", default=None,
+                   help="default fp32,bf16 on a GPU or a CPU with native bf16; fp32 alone elsewhere (bf16 is ~17x slower there)")
     a = p.parse_args(argv)
     _, _, model_args, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
+    if a.precisions is None:
+        a.precisions = "fp32,bf16" if cuda or cpu_supports_bf16() else "fp32"
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     batch = a.batch_size or (training.per_device_train_batch_size if cuda else 8)
@@ -111,7 +114,7 @@ def main(argv=None):
     n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
     flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
-          f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}")
+          f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}", flush=True)
     results = {}
     for precision in a.precisions.split(","):
         bf16 = precision == "bf16"
@@ -122,7 +125,7 @@ def main(argv=None):
             results[(precision, loop_name)] = tps
             tflops = tps * flops_per_token / 1e12
             mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
-            print(f"{precision:>5} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}")
+            print(f"{precision:>5} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}", flush=True)
     for precision in a.precisions.split(","):
         ratio = results[(precision, "Trainer")] / results[(precision, "plain PyTorch")]
         print(f"{precision}: Trainer / plain loop = {ratio:.2f}")

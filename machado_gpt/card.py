@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .corpus import KAGGLE_DATASET, KAGGLE_URL
+from .generation import DEFAULT_SAMPLING
 
 WIDGET_PROMPTS = ["Capitu", "Era uma vez", "Ao verme que primeiro roeu"]
 
@@ -40,8 +41,9 @@ widget:
 inference:
   parameters:
     do_sample: true
-    temperature: 0.8
-    top_k: 50
+    temperature: {DEFAULT_SAMPLING['temperature']}
+    top_k: {DEFAULT_SAMPLING['top_k']}
+    top_p: {DEFAULT_SAMPLING['top_p']}
 ---
 
 # {repo_id}
@@ -68,7 +70,8 @@ precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
 {table}
 {evaluation}
 ## Samples
-Unedited, from the fixed prompts used at every evaluation (temperature 0.8, top-k 50):
+Unedited, from the fixed prompts used at every evaluation (temperature {DEFAULT_SAMPLING['temperature']},
+top-k {DEFAULT_SAMPLING['top_k']}):
 
 {samples or "(none recorded)"}
 

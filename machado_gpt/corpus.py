@@ -236,7 +236,7 @@ def build_dataset(args: DataArguments, log=print) -> DatasetDict:
             "stats": stats, "build_seconds": round(seconds, 2)}
     _save_atomically(dsd, out, info)
     _log_build(log, stats, figures, out, seconds)
-    return dsd
+    return load_from_disk(str(out))  # the saved copy: its Dataset.map results are cached on disk
 
 
 def _empty() -> Dataset:

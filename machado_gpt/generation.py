@@ -21,15 +21,22 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+# Default sampling, everywhere (generation_config.json, eval samples, the CLI). Measured on the cpu.yaml model,
+# 12 samples of 300 tokens: temperature 0.8 -> 83.9% of words found in the training split, distinct-2 0.83;
+# 0.7 -> 86.2%, 0.78; 0.6 -> 91.4%, 0.68 (repetitive). 0.7 keeps words real and text varied.
+DEFAULT_SAMPLING = {"temperature": 0.7, "top_k": 50, "top_p": 0.95}
+
 
 @dataclass
 class SamplingArguments:
     """Sampling controls, in Hugging Face's names. temperature 0 means greedy."""
 
     max_new_tokens: int = field(default=500, metadata={"help": "Tokens to generate (characters, for a char model)"})
-    temperature: float = field(default=0.8, metadata={"help": "Softmax temperature; 0 for greedy decoding"})
-    top_k: int = field(default=50, metadata={"help": "Sample among the k most likely tokens; 0 disables"})
-    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass; 1.0 disables"})
+    temperature: float = field(
+        default=DEFAULT_SAMPLING["temperature"], metadata={"help": "Softmax temperature; 0 for greedy decoding"}
+    )
+    top_k: int = field(default=DEFAULT_SAMPLING["top_k"], metadata={"help": "Sample among the k most likely tokens; 0 disables"})
+    top_p: float = field(default=DEFAULT_SAMPLING["top_p"], metadata={"help": "Nucleus sampling mass; 1.0 disables"})
     repetition_penalty: float = field(default=1.0, metadata={"help": "HF's repetition penalty; 1.0 disables"})
     seed: int | None = field(default=None, metadata={"help": "Random seed, for reproducible samples"})
     keep_fraction: float = field(

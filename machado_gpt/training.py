@@ -19,6 +19,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from .config import ModelArguments, RunArguments, build_model
 from .corpus import DataArguments, build_dataset
 from .data import pack
+from .generation import DEFAULT_SAMPLING
 from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset
 from .utils import MachadoError, write_json
 
@@ -125,7 +126,7 @@ def generate_samples(model, tokenizer, prompts: list[str], max_new_tokens: int, 
         for prompt in prompts:
             ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(model.config.n_positions - 1):].to(model.device)
             room = model.config.n_positions - ids.shape[1]
-            gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_k=50,
+            gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, **DEFAULT_SAMPLING,
                                  max_length=ids.shape[1] + min(max_new_tokens, room), pad_token_id=tokenizer.pad_token_id,
                                  min_new_tokens=min(16, room))  # no <|endoftext|> right after the prompt
             out[prompt] = tokenizer.decode(gen[0], skip_special_tokens=True)
@@ -239,7 +240,7 @@ def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: 
     model = trainer.model
     model.config.use_cache = True  # Trainer turns it off for training; generation needs it
     model.generation_config = GenerationConfig(
-        do_sample=True, temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.0,
+        do_sample=True, **DEFAULT_SAMPLING, repetition_penalty=1.0,
         # GPT-2's learned positions stop at n_positions: prompt + generated text must fit in it.
         max_length=model_args.n_positions, use_cache=True,
         bos_token_id=model.config.bos_token_id, eos_token_id=model.config.eos_token_id,

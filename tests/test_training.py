@@ -138,7 +138,7 @@ def test_every_recipe_loads(path):
     assert model.block_size <= model.n_positions and training.output_dir
 
 
-def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir):
+def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_path):
     from transformers import Trainer
 
     from machado_gpt.data import BlockDataset
@@ -151,7 +151,7 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir):
     assert training.per_device_train_batch_size * training.gradient_accumulation_steps == 512
     assert training.max_steps == 10_000
     training.per_device_train_batch_size, training.gradient_accumulation_steps, training.max_steps = 2, 1, 1
-    training.output_dir, training.bf16, training.fp16, training.report_to = "out/test-28m", False, False, []
+    training.output_dir, training.bf16, training.fp16, training.report_to = str(tmp_path), False, False, []
     training.eval_strategy = training.save_strategy = "no"
     training.warmup_steps = 0  # the recipe warms up from lr 0: one step would change nothing
     training.load_best_model_at_end = False
