@@ -15,7 +15,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import Dataset, DatasetDict, Features, Value, load_from_disk
 
 from . import cleaning
 from .utils import MachadoError, default_corpus_dir, write_json
@@ -28,7 +28,7 @@ POETRY = "poesia"
 # repeat everywhere and carry no leak.
 LEAK_MIN_CHARS = 30
 # Bump when the cleaning or split code changes, so that saved datasets are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 
 
 class CorpusWarning(UserWarning):
@@ -227,7 +227,8 @@ def build_dataset(args: DataArguments, log=print) -> DatasetDict:
         rows[split] = [{**r, "n_chars": len(r["text"]), "n_paragraphs": sum(1 for s in r["text"].split("\n") if s.strip())}
                        for r in rows[split] if r["text"].strip()]
 
-    dsd = DatasetDict({s: Dataset.from_list(rows[s]) if rows[s] else _empty() for s in SPLITS})
+    dsd = DatasetDict({s: Dataset.from_dict({k: [r[k] for r in rows[s]] for k in FEATURES}, features=FEATURES)
+                       for s in SPLITS})
     stats = corpus_stats(dsd)
     figures = {**_figures(measures), "heldout_paragraphs_dropped_as_duplicates": n_dropped}
     seconds = time.perf_counter() - start
@@ -239,8 +240,8 @@ def build_dataset(args: DataArguments, log=print) -> DatasetDict:
     return load_from_disk(str(out))  # the saved copy: its Dataset.map results are cached on disk
 
 
-def _empty() -> Dataset:
-    return Dataset.from_dict({"text": [], "genre": [], "work": [], "title": [], "n_chars": [], "n_paragraphs": []})
+FEATURES = Features({"text": Value("string"), "genre": Value("string"), "work": Value("string"),
+                     "title": Value("string"), "n_chars": Value("int64"), "n_paragraphs": Value("int64")})
 
 
 def _measure(raw: str, text: str, genre: str, options: dict, m: dict) -> None:
@@ -271,7 +272,8 @@ def _save_atomically(dsd: DatasetDict, out: Path, info: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        dsd.save_to_disk(str(tmp))
+        # One shard per split: the corpus is 10 MB, and an empty split saved with 0 shards cannot be loaded back.
+        dsd.save_to_disk(str(tmp), num_shards={split: 1 for split in dsd})
         (tmp / "README.md").write_text(dataset_card(info), encoding="utf-8")
         write_json(tmp / "build_info.json", info)
         if out.exists():

@@ -94,8 +94,6 @@ def wrap(tok: Tokenizer, kind: str, model_max_length: int) -> PreTrainedTokenize
 def save(tokenizer: PreTrainedTokenizerFast, out: Path, report: dict) -> None:
     """save_pretrained, plus the report; `tokenizer_class` is PreTrainedTokenizerFast so transformers 4.x loads it
     too (transformers 5 writes TokenizersBackend, which 4.x cannot load)."""
-    if out.exists() and any(out.iterdir()) and not (out / REPORT).is_file():
-        raise MachadoError(f"{out} holds something other than a machado-gpt tokenizer: remove it or pass another --tokenizer_dir")
     tokenizer.save_pretrained(str(out))
     config_path = out / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))

@@ -154,6 +154,7 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_
     training.output_dir, training.bf16, training.fp16, training.report_to = str(tmp_path), False, False, []
     training.eval_strategy = training.save_strategy = "no"
     training.warmup_steps = 0  # the recipe warms up from lr 0: one step would change nothing
+    training.dataloader_pin_memory = False
     training.load_best_model_at_end = False
     blocks = BlockDataset(torch.randint(3, len(tokenizer), (4, 128)))
     before = model.transformer.h[0].mlp.c_fc.weight.detach().clone()
