@@ -7,6 +7,7 @@ method as the baseline of `benchmarks/generation_speed.py`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -67,10 +68,15 @@ def _pick(logits: torch.Tensor, ids: torch.Tensor, procs: LogitsProcessorList, a
     return torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)
 
 
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
+    """`cache` from transformers 5.x on, `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
 def _forward(model, input_ids: torch.Tensor, cache: DynamicCache):
-    """One forward pass that extends `cache`; the keyword is `cache` from transformers 5.x on (`past_key_values` before)."""
-    key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    return model(input_ids=input_ids, use_cache=True, **{key: cache})
+    """One forward pass that extends `cache`."""
+    return model(input_ids=input_ids, use_cache=True, **{_cache_keyword(type(model)): cache})
 
 
 def _generator(args: SamplingArguments, device) -> torch.Generator | None:
@@ -79,7 +85,7 @@ def _generator(args: SamplingArguments, device) -> torch.Generator | None:
     return torch.Generator(device=device).manual_seed(args.seed)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments) -> Iterator[int]:
     """Yield new token ids one at a time, for as long as asked, whatever the context length.
 
@@ -113,7 +119,7 @@ def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments) -> It
             used = keep
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArguments) -> Iterator[int]:
     """The thesis's method: run the whole last window through the model for every new token (no cache)."""
     model.eval()
