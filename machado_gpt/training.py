@@ -141,12 +141,12 @@ def check_output_dir(output_dir: Path, run_config: dict) -> None:
     saved = output_dir / RUN_CONFIG
     if not saved.is_file():
         raise MachadoError(f"output_dir {output_dir} holds files of something else: pass another --output_dir or remove it")
-    old = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    keys = ("model", "tokenizer")
-    if any(old.get(k) != run_config[k] for k in keys):
-        diff = {k: v for k in keys for k, v in run_config[k].items() if old.get(k, {}).get(k) != v}
+    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    diff = sorted(name for section in ("model", "tokenizer") for name, value in run_config[section].items()
+                  if (old.get(section) or {}).get(name) != value)
+    if diff:
         raise MachadoError(
-            f"output_dir {output_dir} holds an unrelated run (different {sorted(diff)}): pass another --output_dir "
+            f"output_dir {output_dir} holds an unrelated run (different {', '.join(diff)}): pass another --output_dir "
             f"or remove it"
         )
 
