@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from .corpus import KAGGLE_DATASET, KAGGLE_URL
 from .generation import DEFAULT_SAMPLING
 
@@ -101,6 +103,16 @@ Ported from an IME-USP undergraduate thesis (a hand-written character-level GPT 
 Corpus: the public-domain works of Machado de Assis (1839-1908), from the Brazilian Ministry of Education's
 collection, as published in `{KAGGLE_DATASET}`.
 """
+
+
+def folder_card(model_dir: Path, repo_id: str = "machado-gpt") -> str | None:
+    """The card of a trained model folder, from its run_config.yaml and metrics.json (None if they are missing)."""
+    config_path, metrics_path = Path(model_dir) / "run_config.yaml", Path(model_dir) / "metrics.json"
+    if not (config_path.is_file() and metrics_path.is_file()):
+        return None
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    return model_card(model_dir, config, metrics, repo_id=repo_id)
 
 
 def _evaluation_section(model_dir: Path) -> str:

@@ -12,6 +12,7 @@ import evaluate
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from .card import folder_card
 from .generation import SamplingArguments, generate_text
 from .quality import quality_report
 from .utils import MachadoError, write_json
@@ -160,15 +161,9 @@ def bar_chart(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+
 def refresh_card(model_dir: Path) -> None:
     """Rewrite a local model folder's card so that it shows the evaluation just written."""
-    import json
-
-    import yaml
-
-    from .card import model_card
-
-    if (model_dir / "run_config.yaml").is_file() and (model_dir / "metrics.json").is_file():
-        config = yaml.safe_load((model_dir / "run_config.yaml").read_text(encoding="utf-8"))
-        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-        (model_dir / "README.md").write_text(model_card(model_dir, config, metrics), encoding="utf-8")
+    card = folder_card(model_dir)
+    if card is not None:
+        (model_dir / "README.md").write_text(card, encoding="utf-8")

@@ -3,14 +3,12 @@ that they load, then `create_repo` + `upload_folder`. The token comes from HF_TO
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from .card import folder_card
 from .utils import MachadoError
 
 # What a user needs, and nothing else: no training_args.bin or other pickles, no optimizer states, no checkpoints.
@@ -37,8 +35,6 @@ class HubArguments:
 
 def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]:
     """Copy the allowed files into a clean staging folder, with the card rewritten for `repo_id`."""
-    from .card import model_card
-
     if not (model_dir / "config.json").is_file() or not (model_dir / "model.safetensors").is_file():
         raise MachadoError(f"{model_dir} is not a trained model folder (no config.json/model.safetensors): run train_hf.py")
     if staging.exists():
@@ -48,10 +44,9 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
         for p in sorted(model_dir.glob(pattern)):
             if not p.name.endswith(NEVER):
                 shutil.copy2(p, staging / p.name)
-    if (model_dir / "run_config.yaml").is_file() and (model_dir / "metrics.json").is_file():
-        config = yaml.safe_load((model_dir / "run_config.yaml").read_text(encoding="utf-8"))
-        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-        (staging / "README.md").write_text(model_card(model_dir, config, metrics, repo_id=repo_id), encoding="utf-8")
+    card = folder_card(model_dir, repo_id=repo_id)
+    if card is not None:
+        (staging / "README.md").write_text(card, encoding="utf-8")
     return [(p.name, p.stat().st_size) for p in sorted(staging.iterdir())]
 
 

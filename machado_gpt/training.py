@@ -4,7 +4,6 @@ every evaluation, tokens per second, resume, and a self-describing model folder 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -151,6 +150,10 @@ def check_output_dir(output_dir: Path, run_config: dict) -> None:
         )
 
 
+def write_run_config(folder: Path, config: dict) -> None:
+    (folder / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def resolved_config(data, tok, model, run, training: TrainingArguments) -> dict:
     return {
         "data": dataclasses.asdict(data),
@@ -198,7 +201,7 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     )
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        write_run_config(output_dir, config)
     return trainer, config, test_set, precision
 
 
@@ -248,12 +251,8 @@ def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: 
     )
     trainer.processing_class.model_max_length = model_args.n_positions
     trainer.save_model(str(model_dir))  # saves the tokenizer too
-    for junk in ("training_args.bin",):
-        (model_dir / junk).unlink(missing_ok=True)
-    (model_dir / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shareable folder
+    write_run_config(model_dir, config)
     write_json(model_dir / "metrics.json", metrics)
     (model_dir / "README.md").write_text(model_card(model_dir, config, metrics), encoding="utf-8")
 
-
-def load_metrics(model_dir: str | Path) -> dict:
-    return json.loads((Path(model_dir) / "metrics.json").read_text(encoding="utf-8"))
