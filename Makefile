@@ -11,11 +11,12 @@ MODEL   ?= machado-gpt
 
 all: install data tokenizer train evaluate sample
 
-.venv/installed: requirements.txt
+.venv/installed: requirements.txt pyproject.toml
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)   # first: a bare `torch` would pull a multi-GB CUDA build on CPU machines
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 install: .venv/installed

@@ -3,6 +3,7 @@ window fills). The thesis printed 512 characters from a 128-character window; th
 
     python generate.py --prompt "Capitu" --max_new_tokens 1000 --seed 7
     python generate.py --model_dir machado-gpt --prompt "Era uma vez" --temperature 0   # greedy
+    python generate.py --prompt "Capitu" --max_new_tokens 20000 --compile > sonho.txt  # compiled decoding step
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from machado_gpt.utils import parse_config, run_cli
 class PromptArguments:
     model_dir: str = field(default="machado-gpt", metadata={"help": "Model folder (or Hub id)"})
     prompt: str = field(default="Capitu", metadata={"help": "Text to continue"})
+    compile: bool = field(default=False, metadata={
+        "help": "torch.compile the one-token step: about 2x faster on a CPU after 5-50 s of compiling; for long texts"})
 
 
 def main(argv: Sequence[str] | None = None):
@@ -31,7 +34,7 @@ def main(argv: Sequence[str] | None = None):
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    text = generate_text(model, tokenizer, prompt_args.prompt, sampling, on_text=show)
+    text = generate_text(model, tokenizer, prompt_args.prompt, sampling, on_text=show, compile=prompt_args.compile)
     sys.stdout.write("\n")
     return text
 

@@ -6,7 +6,8 @@ model and batch, in fp32 and in bf16, all in one run so the ratios hold on a noi
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
 
 MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak
-given by --peak_tflops (defaults: H100 989, A100 312, H200 989 bf16 dense; fp32 on a GPU uses TF32 peaks / 2).
+given by --peak_tflops (defaults: H100 989, A100 312, H200 989 bf16 dense). On a CPU the default peak is measured:
+the best of a few 3072 x 3072 fp32 matrix products (about 90% of the AVX2 FMA peak on this project's CPU).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class StepTimer(TrainerCallback):
     def __init__(self, warmup: int):
         self.warmup, self.start, self.steps = warmup, None, 0
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.begin = time.perf_counter()
+
     def on_step_end(self, args, state, control, **kwargs):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -51,11 +55,22 @@ class StepTimer(TrainerCallback):
             self.seconds = time.perf_counter() - self.start
 
 
-def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device) -> float:
+def cpu_matmul_tflops(n: int = 3072, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e12
+
+
+def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile=False) -> tuple[float, float]:
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1,
                             fused=device.type == "cuda")
-    start = None
+    forward = torch.compile(model) if compile else model
+    begin, start = time.perf_counter(), None
     for step in range(warmup + steps):
         if step == warmup:
             if device.type == "cuda":
@@ -63,27 +78,28 @@ def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device) -> float:
             start = time.perf_counter()
         x = blocks[(step * batch_size) % (len(blocks) - batch_size):][:batch_size].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=x, labels=x).loss
+            loss = forward(input_ids=x, labels=x).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps * batch_size * blocks.shape[1] / (time.perf_counter() - start)
+    return steps * batch_size * blocks.shape[1] / (time.perf_counter() - start), start - begin
 
 
-def trainer_loop(model, blocks, batch_size, steps, warmup, bf16, device) -> float:
+def trainer_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile=False) -> tuple[float, float]:
     timer = StepTimer(warmup)
     args = TrainingArguments(
         output_dir="out/bench-trainer", max_steps=warmup + steps, per_device_train_batch_size=batch_size,
         learning_rate=1e-3, adam_beta2=0.99, weight_decay=0.1, max_grad_norm=1.0, bf16=bf16, report_to=[],
         logging_strategy="no", save_strategy="no", eval_strategy="no", disable_tqdm=True,
         dataloader_drop_last=True, logging_nan_inf_filter=False, use_cpu=device.type == "cpu",
-        dataloader_pin_memory=device.type == "cuda", optim="adamw_torch_fused" if device.type == "cuda" else "adamw_torch",
+        dataloader_pin_memory=device.type == "cuda", torch_compile=compile,
+        optim="adamw_torch_fused" if device.type == "cuda" else "adamw_torch",
     )
     Trainer(model=model, args=args, train_dataset=BlockDataset(blocks), callbacks=[timer]).train()
-    return timer.steps * batch_size * blocks.shape[1] / timer.seconds
+    return timer.steps * batch_size * blocks.shape[1] / timer.seconds, timer.start - timer.begin
 
 
 def main(argv=None):
@@ -96,6 +112,7 @@ def main(argv=None):
     p.add_argument("--peak_tflops", type=float, default=None, help="bf16 peak of this device, for MFU")
     p.add_argument("--precisions", default=None,
                    help="default fp32,bf16 on a GPU or a CPU with native bf16; fp32 alone elsewhere (bf16 is ~17x slower there)")
+    p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
     a = p.parse_args(argv)
     _, _, model_args, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
@@ -111,24 +128,33 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if cuda else "CPU"
     if peak is None and cuda:
         peak = next((v for k, v in GPU_PEAK_BF16_TFLOPS.items() if k in name), None)
+    elif peak is None:
+        peak = cpu_matmul_tflops()
+        name = f"CPU (measured fp32 matmul peak {peak:.3f} TFLOP/s)"
     n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
     flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
           f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}", flush=True)
     results = {}
-    for precision in a.precisions.split(","):
-        bf16 = precision == "bf16"
+    precisions = a.precisions.split(",") + [f"{p}+compile" for p in a.precisions.split(",") if a.compile]
+    for precision in precisions:
+        bf16, compile = precision.startswith("bf16"), precision.endswith("+compile")
         for loop_name, loop in (("plain PyTorch", plain_loop), ("Trainer", trainer_loop)):
             torch.manual_seed(0)
             model = build_model(model_args, FakeTokenizer(a.vocab_size))
-            tps = loop(model, blocks, batch, a.steps, a.warmup, bf16, device)
+            tps, warmup_s = loop(model, blocks, batch, a.steps, a.warmup, bf16, device, compile=compile)
             results[(precision, loop_name)] = tps
             tflops = tps * flops_per_token / 1e12
             mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
-            print(f"{precision:>5} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}", flush=True)
-    for precision in a.precisions.split(","):
+            print(f"{precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}  "
+                  f"(warm-up steps, compilation included: {warmup_s:.1f} s)", flush=True)
+    for precision in precisions:
         ratio = results[(precision, "Trainer")] / results[(precision, "plain PyTorch")]
         print(f"{precision}: Trainer / plain loop = {ratio:.2f}")
+        if precision.endswith("+compile"):
+            for loop_name in ("plain PyTorch", "Trainer"):
+                gain = results[(precision, loop_name)] / results[(precision.removesuffix("+compile"), loop_name)]
+                print(f"{precision}: compiled / eager ({loop_name}) = {gain:.2f}")
     if "fp32" in a.precisions and "bf16" in a.precisions:
         print(f"bf16 / fp32 (plain loop) = {results[('bf16', 'plain PyTorch')] / results[('fp32', 'plain PyTorch')]:.2f}")
     best = max(results.values())

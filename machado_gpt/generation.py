@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache
+from transformers import StaticCache
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     RepetitionPenaltyLogitsProcessor,
@@ -40,8 +41,11 @@ class SamplingArguments:
     top_p: float = field(default=DEFAULT_SAMPLING["top_p"], metadata={"help": "Nucleus sampling mass; 1.0 disables"})
     repetition_penalty: float = field(default=1.0, metadata={"help": "HF's repetition penalty; 1.0 disables"})
     seed: int | None = field(default=None, metadata={"help": "Random seed, for reproducible samples"})
+    # 0.5: a re-prefill of 64 tokens every 64 tokens, a quarter of the cost per token of 0.75 (96 every 32), and no
+    # measurable loss: the cpu.yaml model scores 2.1707 bits/char on validation when every token sees at least 64
+    # tokens of context, 2.1729 with at least 96 (`evaluate_model.py --split validation --stride 64`, `--stride 32`).
     keep_fraction: float = field(
-        default=0.75, metadata={"help": "Share of the window kept as context when it fills and is re-prefilled"}
+        default=0.5, metadata={"help": "Share of the window kept as context when it fills and is re-prefilled"}
     )
 
 
@@ -61,8 +65,12 @@ def logits_processors(args: SamplingArguments) -> LogitsProcessorList:
 
 def _pick(logits: torch.Tensor, ids: torch.Tensor, procs: LogitsProcessorList, args: SamplingArguments,
           generator: torch.Generator | None) -> torch.Tensor:
-    """(1, V) logits -> (1, 1) next token."""
-    scores = procs(ids, logits.float())
+    """(1, V) logits -> (1, 1) next token. The processors are called one by one: LogitsProcessorList.__call__
+    inspects every processor's signature on every call, about 0.25 ms a token, as much as a whole forward step
+    of the compiled cpu.yaml model."""
+    scores = logits.float()
+    for proc in procs:
+        scores = proc(ids, scores)
     if args.temperature <= 0:
         return scores.argmax(dim=-1, keepdim=True)
     return torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)
@@ -74,81 +82,101 @@ def _cache_keyword(model_class: type) -> str:
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
-def _forward(model, input_ids: torch.Tensor, cache: DynamicCache):
-    """One forward pass that extends `cache`."""
-    return model(input_ids=input_ids, use_cache=True, **{_cache_keyword(type(model)): cache})
-
-
 def _generator(args: SamplingArguments, device) -> torch.Generator | None:
     if args.seed is None:
         return None
     return torch.Generator(device=device).manual_seed(args.seed)
 
 
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(model) -> Callable:
+    """The model's forward pass through torch.compile, made once per model. Every call site keeps its shapes
+    fixed (one token on a static cache, or a full window), so nothing recompiles while generating. On a CPU the
+    C++ wrapper matters most: one token of a small model is all call overhead, and the Python wrapper of the
+    compiled graph costs 3-4x the C++ one (benchmarks/generation_speed.py)."""
+    if model not in _COMPILED:
+        options = {"cpp_wrapper": True} if model.device.type == "cpu" else None
+        _COMPILED[model] = torch.compile(model.forward, dynamic=False, options=options)
+    return _COMPILED[model]
+
+
 @torch.inference_mode()
-def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments) -> Iterator[int]:
+def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments, compile: bool = False) -> Iterator[int]:
     """Yield new token ids one at a time, for as long as asked, whatever the context length.
 
-    While the window (n_positions tokens) has room, each step feeds one token through the KV cache. When it is
-    full, the last keep_fraction * n_positions tokens are re-encoded from position 0 (one forward pass) and the
-    cache goes on from there: about n_positions / (1 - keep_fraction) = 4 cheap steps per re-prefill of 128 tokens.
+    A static KV cache of n_positions slots: while the window has room, each step feeds one token through it.
+    When it is full, the last keep_fraction * n_positions tokens are re-encoded from position 0 (one forward pass,
+    the cache reset) and the cache goes on from there, so a token always sees keep to n_positions tokens of
+    context. `compile=True` compiles the one-token step (torch.compile; the first call takes 10-50 s on a CPU).
     """
     model.eval()
     window = model.config.n_positions
     keep = max(1, min(window - 1, int(window * args.keep_fraction)))
     device = model.device
     procs, generator = logits_processors(args), _generator(args, device)
-    ids = torch.tensor([prompt_ids], device=device)
-    if ids.shape[1] == 0:
-        ids = torch.tensor([[model.config.bos_token_id]], device=device)
+    step = _compiled(model) if compile else model
+    cache_kw = _cache_keyword(type(model))
+    cache = StaticCache(config=model.config, max_cache_len=window)
+
+    def prefill(context: torch.Tensor) -> torch.Tensor:
+        cache.reset()  # positions restart at 0; only the last position's logits are needed
+        return model(input_ids=context, use_cache=True, logits_to_keep=1, **{cache_kw: cache}).logits[:, -1]
+
+    ids = torch.tensor([prompt_ids or [model.config.bos_token_id]], device=device)
     context = ids[:, -window:]  # a prompt longer than the window is cropped on the left
-    cache = DynamicCache()
-    out = _forward(model, context, cache)
+    logits = prefill(context)
     used = context.shape[1]
     for _ in range(args.max_new_tokens):
-        next_id = _pick(out.logits[:, -1], ids, procs, args, generator)
+        next_id = _pick(logits, ids, procs, args, generator)
         ids = torch.cat([ids, next_id], dim=1)
         yield int(next_id)
         if used < window:
-            out = _forward(model, next_id, cache)  # the cache grows in place
+            logits = step(input_ids=next_id, use_cache=True, **{cache_kw: cache}).logits[:, -1]
             used += 1
         else:  # window full: re-prefill the last `keep` tokens at positions 0..keep-1
-            context = ids[:, -keep:]
-            cache = DynamicCache()
-            out = _forward(model, context, cache)
+            logits = prefill(ids[:, -keep:])
             used = keep
 
 
 @torch.inference_mode()
-def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArguments) -> Iterator[int]:
-    """The thesis's method: run the whole last window through the model for every new token (no cache)."""
+def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArguments, compile: bool = False) -> Iterator[int]:
+    """The thesis's method: run the whole last window through the model for every new token (no cache).
+    Only the last position's logits are computed, as in generate_tokens: the comparison is about the cache."""
     model.eval()
     window = model.config.n_positions
     procs, generator = logits_processors(args), _generator(args, model.device)
+    forward = _compiled(model) if compile else model
     ids = torch.tensor([prompt_ids or [model.config.bos_token_id]], device=model.device)
     for _ in range(args.max_new_tokens):
-        logits = model(input_ids=ids[:, -window:], use_cache=False).logits
+        context = ids[0, -window:][None]  # strides (window, 1) whatever the length of `ids`: no recompiling
+        logits = forward(input_ids=context, use_cache=False, logits_to_keep=1).logits
         next_id = _pick(logits[:, -1], ids, procs, args, generator)
         ids = torch.cat([ids, next_id], dim=1)
         yield int(next_id)
 
 
-def generate_text(model, tokenizer, prompt: str, args: SamplingArguments,
-                  on_text: Callable[[str], None] | None = None, stop_at_eos: bool = False) -> str:
-    """Prompt + continuation as text; `on_text` receives each new piece as soon as it decodes cleanly
-    (a byte-level token can hold half a character: such pieces wait for the rest)."""
+def generate_text(model, tokenizer, prompt: str, args: SamplingArguments, on_text: Callable[[str], None] | None = None,
+                  stop_at_eos: bool = False, compile: bool = False) -> str:
+    """Prompt + continuation as text; `on_text` receives each new piece as soon as it decodes cleanly.
+    Tokens are decoded as they come, not the whole text again at every step: a byte-level token can hold half a
+    character, so such tokens wait for the rest (both our decoders, Fuse and ByteLevel, decode piecewise exactly)."""
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    new: list[int] = []
-    shown = ""
-    for token in generate_tokens(model, prompt_ids, args):
+    pieces: list[str] = []
+    pending: list[int] = []
+    for token in generate_tokens(model, prompt_ids, args, compile=compile):
         if stop_at_eos and token == tokenizer.eos_token_id:
             break
-        new.append(token)
-        text = tokenizer.decode(new, skip_special_tokens=True)
-        if on_text and not text.endswith("\ufffd"):
-            on_text(text[len(shown):])
-            shown = text
-    text = tokenizer.decode(new, skip_special_tokens=True)
-    if on_text and len(text) > len(shown):
-        on_text(text[len(shown):])
-    return prompt + text
+        pending.append(token)
+        piece = tokenizer.decode(pending, skip_special_tokens=True)
+        if not piece.endswith("\ufffd"):
+            pieces.append(piece)
+            pending.clear()
+            if on_text and piece:
+                on_text(piece)
+    if pending:
+        pieces.append(tokenizer.decode(pending, skip_special_tokens=True))
+        if on_text:
+            on_text(pieces[-1])
+    return prompt + "".join(pieces)

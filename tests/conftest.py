@@ -79,3 +79,24 @@ def tiny_argv(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
     return ["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir),
             "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp_path / "run"),
             "--model_dir", str(tmp_path / "model")]
+
+
+TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random GPT-2 (context 16) with a char tokenizer trained here, saved like a trained model folder."""
+    import torch
+
+    from machado_gpt.config import ModelArguments, build_model
+    from machado_gpt.tokenizer import TokenizerArguments
+    from machado_gpt.tokenizer import train_tokenizer as train_tok
+    from tests.test_tokenizer import _dsd
+
+    out = tmp_path_factory.mktemp("gen") / "model"
+    tokenizer = train_tok(_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
+    torch.manual_seed(0)
+    model = build_model(ModelArguments(n_layer=2, n_head=2, n_embd=32, n_positions=16, dropout=0.0), tokenizer)
+    model.save_pretrained(out)
+    return out

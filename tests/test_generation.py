@@ -9,28 +9,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from machado_gpt.config import ModelArguments, build_model
 from machado_gpt.evaluation import METRIC_PATH, EvalArguments, run_evaluation
 from machado_gpt.generation import SamplingArguments, generate_full_recompute, generate_text, generate_tokens
 from machado_gpt.quality import CopyIndex, distinct_n, quality_report, word_validity, words
-from machado_gpt.tokenizer import TokenizerArguments
-from machado_gpt.tokenizer import train_tokenizer as train_tok
 from machado_gpt.utils import MachadoError
-from tests.conftest import ROOT
-from tests.test_tokenizer import _dsd
-
-TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    """A tiny random GPT-2 (context 16) with a char tokenizer trained here, saved like a trained model folder."""
-    out = tmp_path_factory.mktemp("gen") / "model"
-    tokenizer = train_tok(_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
-    torch.manual_seed(0)
-    model = build_model(ModelArguments(n_layer=2, n_head=2, n_embd=32, n_positions=16, dropout=0.0), tokenizer)
-    model.save_pretrained(out)
-    return out
+from tests.conftest import ROOT, TEXT
 
 
 def _load(path):
@@ -56,6 +39,17 @@ def test_greedy_matches_full_recompute_over_the_first_window(tiny_model_dir):
     prompt = tok("Capitu")["input_ids"]
     greedy = SamplingArguments(max_new_tokens=16 - len(prompt), temperature=0)
     assert list(generate_tokens(model, prompt, greedy)) == list(generate_full_recompute(model, prompt, greedy))
+
+
+def test_compiled_step_gives_the_eager_tokens_across_re_prefills(tiny_model_dir):
+    """torch.compile of the one-token step on the static cache: greedy output is the eager one over 4 windows."""
+    model, tok = _load(tiny_model_dir)
+    prompt = tok("Capitu")["input_ids"]
+    greedy = SamplingArguments(max_new_tokens=64, temperature=0, keep_fraction=0.5)
+    eager = list(generate_tokens(model, prompt, greedy))
+    assert list(generate_tokens(model, prompt, greedy, compile=True)) == eager
+    sampled = SamplingArguments(max_new_tokens=64, seed=5)
+    assert generate_text(model, tok, "Capitu", sampled, compile=True) == generate_text(model, tok, "Capitu", sampled)
 
 
 def test_a_prompt_longer_than_the_context_is_cropped_on_the_left(tiny_model_dir):
