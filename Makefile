@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install data tokenizer train evaluate sample search test test-slow lint clean
+.PHONY: all install data tokenizer train evaluate sample search test lint clean
 
 all: install data tokenizer train evaluate sample
 
@@ -41,9 +41,6 @@ search: install
 
 test: install
 	$(PY) -m pytest -q
-
-test-slow: install
-	$(PY) -m pytest -q -m slow
 
 lint: install
 	$(PY) -m ruff check .

@@ -1,5 +1,6 @@
 """Training throughput (tokens/s) and MFU of a recipe's model: Trainer against a plain PyTorch loop on the same
-model and batch, in fp32 and in bf16, all in one run so the ratios hold on a noisy machine.
+model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one run, the variants interleaved
+--repeats times and the best kept, so the ratios hold on a noisy machine.
 
     python benchmarks/train_throughput.py                                   # the 28.5M model, CPU-sized batch
     python benchmarks/train_throughput.py --batch_size 512 --steps 30       # on a GPU
@@ -113,6 +114,7 @@ def main(argv=None):
     p.add_argument("--precisions", default=None,
                    help="default fp32,bf16 on a GPU or a CPU with native bf16; fp32 alone elsewhere (bf16 is ~17x slower there)")
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
+    p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
     a = p.parse_args(argv)
     _, _, model_args, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
@@ -135,19 +137,23 @@ def main(argv=None):
     flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
           f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}", flush=True)
-    results = {}
+    results: dict[tuple[str, str], float] = {}
     precisions = a.precisions.split(",") + [f"{p}+compile" for p in a.precisions.split(",") if a.compile]
-    for precision in precisions:
-        bf16, compile = precision.startswith("bf16"), precision.endswith("+compile")
-        for loop_name, loop in (("plain PyTorch", plain_loop), ("Trainer", trainer_loop)):
-            torch.manual_seed(0)
-            model = build_model(model_args, FakeTokenizer(a.vocab_size))
-            tps, warmup_s = loop(model, blocks, batch, a.steps, a.warmup, bf16, device, compile=compile)
-            results[(precision, loop_name)] = tps
-            tflops = tps * flops_per_token / 1e12
-            mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
-            print(f"{precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}  "
-                  f"(warm-up steps, compilation included: {warmup_s:.1f} s)", flush=True)
+    for repeat in range(a.repeats):  # interleaved, best kept: a machine that drifts slows every variant alike
+        for precision in precisions:
+            bf16, compile = precision.startswith("bf16"), precision.endswith("+compile")
+            for loop_name, loop in (("plain PyTorch", plain_loop), ("Trainer", trainer_loop)):
+                torch.manual_seed(0)
+                model = build_model(model_args, FakeTokenizer(a.vocab_size))
+                tps, warmup_s = loop(model, blocks, batch, a.steps, a.warmup, bf16, device, compile=compile)
+                results[(precision, loop_name)] = max(tps, results.get((precision, loop_name), 0.0))
+                print(f"repeat {repeat + 1}: {precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  "
+                      f"(warm-up steps, compilation included: {warmup_s:.1f} s)", flush=True)
+    print(f"best of {a.repeats}:")
+    for (precision, loop_name), tps in results.items():
+        tflops = tps * flops_per_token / 1e12
+        mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
+        print(f"{precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}")
     for precision in precisions:
         ratio = results[(precision, "Trainer")] / results[(precision, "plain PyTorch")]
         print(f"{precision}: Trainer / plain loop = {ratio:.2f}")
