@@ -78,7 +78,7 @@ def _pick(logits: torch.Tensor, ids: torch.Tensor, procs: LogitsProcessorList, a
 
 @functools.cache
 def _cache_keyword(model_class: type) -> str:
-    """`cache` from transformers 5.x on, `past_key_values` before."""
+    """`cache` in recent transformers 5.x releases, `past_key_values` in earlier ones (5.0 is supported)."""
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 

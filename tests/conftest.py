@@ -81,6 +81,16 @@ def tiny_argv(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
             "--model_dir", str(tmp_path / "model")]
 
 
+def small_dsd(train_texts, held_out=("Uma frase de validação.",)):
+    """A DatasetDict of made-up texts in the corpus schema: train from `train_texts`, one held-out text."""
+    from datasets import Dataset, DatasetDict
+
+    def ds(texts):
+        return Dataset.from_dict({"text": list(texts), "work": [f"w{i}" for i in range(len(texts))],
+                                  "genre": ["conto"] * len(texts), "n_chars": [len(t) for t in texts]})
+    return DatasetDict({"train": ds(train_texts), "validation": ds(held_out), "test": ds(held_out)})
+
+
 TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
 
 
@@ -92,10 +102,9 @@ def tiny_model_dir(tmp_path_factory):
     from machado_gpt.config import ModelArguments, build_model
     from machado_gpt.tokenizer import TokenizerArguments
     from machado_gpt.tokenizer import train_tokenizer as train_tok
-    from tests.test_tokenizer import _dsd
 
     out = tmp_path_factory.mktemp("gen") / "model"
-    tokenizer = train_tok(_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
+    tokenizer = train_tok(small_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
     torch.manual_seed(0)
     model = build_model(ModelArguments(n_layer=2, n_head=2, n_embd=32, n_positions=16, dropout=0.0), tokenizer)
     model.save_pretrained(out)

@@ -4,13 +4,13 @@ import json
 import unicodedata
 
 import pytest
-from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer
 
 import train_tokenizer
 from machado_gpt.tokenizer import EOS, PAD, TokenizerArguments, chars_per_token_id, tokenize_dataset
 from machado_gpt.tokenizer import train_tokenizer as train
 from machado_gpt.utils import MachadoError
+from tests.conftest import small_dsd
 
 TRICKY = [
     "Ação, coração, põe, é, você, avô — “Capitu” disse… ‘sim’.",
@@ -21,17 +21,10 @@ TRICKY = [
 QUIET = dict(log=lambda *a: None)
 
 
-def _dsd(train_texts, held_out=("Uma frase de validação.",)):
-    def ds(texts):
-        return Dataset.from_dict({"text": list(texts), "work": [f"w{i}" for i in range(len(texts))],
-                                  "genre": ["conto"] * len(texts), "n_chars": [len(t) for t in texts]})
-    return DatasetDict({"train": ds(train_texts), "validation": ds(held_out), "test": ds(held_out)})
-
-
 @pytest.fixture(params=["char", "bpe"])
 def trained(request, tmp_path):
     kind = request.param
-    dsd = _dsd(TRICKY * 3 + ["Era uma vez um rei que morava num castelo. " * 20])
+    dsd = small_dsd(TRICKY * 3 + ["Era uma vez um rei que morava num castelo. " * 20])
     args = TokenizerArguments(tokenizer_kind=kind, tokenizer_vocab_size=300, tokenizer_dir=str(tmp_path / kind))
     train(dsd, args, model_max_length=64, **QUIET)
     return kind, tmp_path / kind
@@ -78,7 +71,7 @@ def test_chars_per_token_sum_to_the_character_count(trained):
 def test_tokenize_dataset_appends_eos(trained):
     _, path = trained
     tok = AutoTokenizer.from_pretrained(path)
-    dsd = _dsd(["Ação."])
+    dsd = small_dsd(["Ação."])
     out = tokenize_dataset(dsd, tok)
     ids = out["train"][0]["input_ids"]
     assert ids[-1] == tok.eos_token_id and tok.decode(ids[:-1]) == "Ação."
@@ -87,7 +80,7 @@ def test_tokenize_dataset_appends_eos(trained):
 def test_round_trip_failure_is_reported(tmp_path):
     # Held-out text with a character neither in train nor in the base alphabet cannot round-trip at char level.
     logs = []
-    train(_dsd(["abc"], held_out=("a\u0394b",)), TokenizerArguments(tokenizer_dir=str(tmp_path / "t")), 64, log=logs.append)
+    train(small_dsd(["abc"], held_out=("a\u0394b",)), TokenizerArguments(tokenizer_dir=str(tmp_path / "t")), 64, log=logs.append)
     report = json.loads((tmp_path / "t/tokenizer_report.json").read_text())
     assert report["validation_unk_count"] == 1
     assert report["round_trip_failures"][0]["text"] == "validation/w0"
@@ -103,7 +96,7 @@ def test_bad_inputs(tmp_path):
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     with pytest.raises(MachadoError, match="holds something other than a machado-gpt tokenizer"):
-        train(_dsd(["abc"]), TokenizerArguments(tokenizer_dir=str(busy)), 64, **QUIET)
+        train(small_dsd(["abc"]), TokenizerArguments(tokenizer_dir=str(busy)), 64, **QUIET)
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
     with pytest.raises(MachadoError, match="no dataset at|corpus folder"):
         train_tokenizer.main(["--corpus_dir", str(tmp_path / "none"), "--dataset_dir", str(tmp_path / "none-ds"),
