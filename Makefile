@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install data tokenizer train evaluate sample search test lint clean
+.PHONY: all install venv-tf4 data tokenizer train evaluate sample search test test-slow lint clean
 
 all: install data tokenizer train evaluate sample
 
@@ -20,6 +20,16 @@ all: install data tokenizer train evaluate sample
 	touch $@
 
 install: .venv/installed
+
+# A second environment with transformers 4.x, for the client checks of `make test-slow`.
+.venv-tf4/installed:
+	python3 -m venv .venv-tf4
+	.venv-tf4/bin/python -m pip install -q --upgrade pip
+	.venv-tf4/bin/python -m pip install -q $(TORCH)
+	.venv-tf4/bin/python -m pip install -q "transformers==4.57.*"
+	touch $@
+
+venv-tf4: .venv-tf4/installed
 
 data: install
 	$(PY) build_dataset.py
@@ -41,6 +51,9 @@ search: install
 
 test: install
 	$(PY) -m pytest -q
+
+test-slow: install venv-tf4   # the checks against other clients (a second environment); CI runs them after `make test`
+	$(PY) -m pytest -q -m slow
 
 lint: install
 	$(PY) -m ruff check .

@@ -22,12 +22,13 @@ from machado_gpt.utils import recipe_values, run_cli
 def main(argv: Sequence[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parsed = parse_recipe(argv)
-    data_args, tok_args, model_args, run_args, training_args = parsed
+    data_args, tok_args, model_args, opt_args, run_args, training_args = parsed
     if run_args.hp_search:
         from machado_gpt.search import hp_search
 
-        return hp_search(data_args, tok_args, model_args, run_args, training_args, recipe=recipe_values(argv, parsed))
-    return train(data_args, tok_args, model_args, run_args, training_args)
+        return hp_search(data_args, tok_args, model_args, opt_args, run_args, training_args,
+                         recipe=recipe_values(argv, parsed))
+    return train(data_args, tok_args, model_args, opt_args, run_args, training_args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from machado_gpt.utils import run_cli
 
 
 def main(argv: Sequence[str] | None = None):
-    data_args, tok_args, model_args, _, _ = parse_recipe(argv)
+    data_args, tok_args, model_args, *_ = parse_recipe(argv)
     dsd = build_dataset(data_args)  # loads the saved dataset when it is up to date
     return train_tokenizer(dsd, tok_args, model_max_length=model_args.n_positions)
 

@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from machado_gpt.config import context_length
 from machado_gpt.evaluation import load_model
 from machado_gpt.generation import SamplingArguments, generate_full_recompute, generate_tokens
 
@@ -41,7 +42,7 @@ def main(argv=None):
         model_args = parse_recipe(["--config", a.config, "--dropout", "0"])[2]
         torch.manual_seed(0)
         model = build_model(model_args, tokenizer).to(model.device).eval()
-    window = model.config.n_positions
+    window = context_length(model.config)
     ids = tokenizer(a.prompt, add_special_tokens=False)["input_ids"]
     if not a.short_prompt:
         ids = (ids * (window // len(ids) + 1))[-window:]

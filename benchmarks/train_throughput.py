@@ -116,7 +116,7 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
     p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
     a = p.parse_args(argv)
-    _, _, model_args, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
+    _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     if a.precisions is None:

@@ -24,6 +24,19 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
     )
     evaluation = _evaluation_section(model_dir)
     samples = "\n\n".join(f"> {s.strip()}" for s in metrics.get("samples", [])[:3])
+    model_type = m.get("model_type", "gpt2")
+    if model_type == "gpt2":
+        family = "GPT-2"
+        context_note = (f"GPT-2's learned positions stop at {m['n_positions']} tokens: prompt plus new tokens must fit "
+                        f"in them. For longer texts, `generate.py` of the machado-gpt repository re-prefills the window "
+                        f"as it fills.")
+    else:
+        family = "Qwen3-architecture model (RoPE, QK-norm, gated MLP, untied head)"
+        context_note = (f"Every layer attends to the last {m['n_positions']} tokens (a sliding window, as in training), "
+                        f"so `pipeline(..., max_new_tokens=1000)` writes past the window.")
+    opt = config.get("optimizer", {})
+    optimizer = ("Muon on the hidden matrices (learning rate "
+                 f"{opt.get('muon_learning_rate')}) and AdamW on the rest" if opt.get("optimizer") == "muon" else "AdamW")
     return f"""---
 language:
 - pt
@@ -33,7 +46,7 @@ pipeline_tag: text-generation
 datasets:
 - {KAGGLE_DATASET}
 tags:
-- gpt2
+- {model_type}
 - machado-de-assis
 - portuguese
 - literature
@@ -50,7 +63,7 @@ inference:
 
 # {repo_id}
 
-A small GPT-2 ({metrics.get('parameters', 0):,} parameters, {m['n_layer']} layers, n_embd {m['n_embd']},
+A small {family} ({metrics.get('parameters', 0):,} parameters, {m['n_layer']} layers, n_embd {m['n_embd']},
 {m['n_head']} heads, context {m['n_positions']} tokens) trained from scratch on the complete works of Machado de
 Assis with a {kind}-level tokenizer. It writes "Machadian dreams": Portuguese prose in the style of the corpus,
 with no knowledge of the world beyond it.
@@ -62,7 +75,7 @@ Validation and test are the last 5% and the 5% before it of every work, so no he
 
 ## Training
 {t.get('max_steps')} steps, batch {t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps')}
-sequences of {m['block_size']} tokens, learning rate {t.get('learning_rate')} ({t.get('lr_scheduler_type')}),
+sequences of {m['block_size']} tokens, {optimizer}, learning rate {t.get('learning_rate')} ({t.get('lr_scheduler_type')}),
 precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
 {metrics.get('train_tokens_per_second', 0):,.0f} tokens/s.
 
@@ -91,8 +104,7 @@ model = AutoModelForCausalLM.from_pretrained("{repo_id}")
 ids = tokenizer("Era uma vez", return_tensors="pt").input_ids
 print(tokenizer.decode(model.generate(ids, max_new_tokens=100)[0]))
 ```
-The context is {m['n_positions']} tokens: `pipeline` stops there. For longer texts, `generate.py` of the
-machado-gpt repository re-prefills the window as it fills.
+{context_note}
 
 ## Limitations
 A small model trained on 10 MB of 19th-century Portuguese: it invents words, loses the thread after a few
@@ -133,9 +145,11 @@ Test split per genre (sliding window, every character scored):
 """
     q = r.get("quality")
     if q:
+        thesis = (f" ({q['thesis_sampling']['word_validity']:.1%} sampled the thesis's way: temperature 1.0, no top-k "
+                  f"or top-p)") if "thesis_sampling" in q else ""
         out += f"""
 Text quality of {q['samples']} samples of {q.get('max_new_tokens', 300)} tokens from fixed prompts and seeds:
-word validity (share of words found in the training split) {q['word_validity']:.1%}, distinct-1
+word validity (share of words found in the training split) {q['word_validity']:.1%}{thesis}, distinct-1
 {q['distinct_1']:.3f}, distinct-2 {q['distinct_2']:.3f}, longest span copied from the training split
 {q['longest_copied_span']} characters (mean {q['mean_longest_copied_span']}).
 """

@@ -1,5 +1,8 @@
-"""The recipe: typed dataclasses read from `configs/*.yaml` plus CLI flags, and the one place a GPT2Config is made.
+"""The recipe: typed dataclasses read from `configs/*.yaml` plus CLI flags, and the one place a model config is made.
 
+Two stock families, chosen by `model_type`: `gpt2` (the design card's GPT2Config, learned positions) and `qwen3`
+(RoPE, RMSNorm, gated MLP, QK-norm, untied head, sliding-window attention equal to the training context, so it
+generates past the window natively). Everything else talks to `AutoModelForCausalLM` and `context_length(config)`.
 Training reuses `transformers.TrainingArguments` for everything the Trainer knows (output_dir, learning_rate, ...).
 """
 
@@ -10,35 +13,67 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, TrainingArguments
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+    TrainingArguments,
+)
 
 from .corpus import DataArguments
+from .optim import OptimizerArguments
 from .tokenizer import TokenizerArguments
 from .utils import MachadoError, parse_config
 
 DEFAULT_PROMPTS = ["Capitu", "Era uma vez", "— Que é isso?", "Ao verme que primeiro roeu"]
+MODEL_TYPES = ("gpt2", "qwen3")
 
 
 @dataclass
 class ModelArguments:
-    """GPT-2 architecture, in GPT2Config's names. Defaults: the thesis's 28.5M model."""
+    """The architecture, in GPT2Config's names whatever the family. Defaults: the thesis's 28.5M GPT-2."""
 
+    model_type: str = field(default="gpt2", metadata={
+        "help": "gpt2 (learned positions, the design card's model) or qwen3 (RoPE, QK-norm, gated MLP, sliding window)"})
     n_layer: int = field(default=9, metadata={"help": "Transformer blocks"})
     n_head: int = field(default=8, metadata={"help": "Attention heads; n_embd must be divisible by it"})
     n_embd: int = field(default=512, metadata={"help": "Width of the residual stream"})
     n_positions: int = field(default=128, metadata={"help": "Context length in tokens (learned positions)"})
     block_size: int | None = field(default=None, metadata={"help": "Training sequence length; default n_positions"})
     dropout: float = field(default=0.2, metadata={"help": "Residual, embedding and attention dropout"})
+    activation_function: str | None = field(default=None, metadata={
+        "help": "MLP activation, a transformers ACT2FN name (relu2, gelu_new, silu); default gelu_new (gpt2), silu (qwen3)"})
+    n_inner: int | None = field(default=None, metadata={
+        "help": "MLP width; default 4 * n_embd (gpt2), or 8/3 * n_embd rounded to 32 for qwen3's gated MLP (same params)"})
+    tie_word_embeddings: bool | None = field(default=None, metadata={
+        "help": "Share the input embedding with the output head; default true for gpt2 (as GPT-2), false for qwen3"})
 
     def __post_init__(self):
+        if self.model_type not in MODEL_TYPES:
+            raise MachadoError(f"unknown model_type {self.model_type!r}: use one of {', '.join(MODEL_TYPES)}")
+        if self.activation_function is None:
+            self.activation_function = "gelu_new" if self.model_type == "gpt2" else "silu"
+        from transformers.activations import ACT2FN
+
+        if self.activation_function not in ACT2FN:
+            raise MachadoError(f"unknown activation_function {self.activation_function!r}: use relu2, gelu_new, silu "
+                               f"or another transformers ACT2FN name")
+        if self.n_inner is None:
+            self.n_inner = 4 * self.n_embd if self.model_type == "gpt2" else max(32, round(8 * self.n_embd / 3 / 32) * 32)
+        if self.tie_word_embeddings is None:
+            self.tie_word_embeddings = self.model_type == "gpt2"
         if self.n_embd % self.n_head:
             raise MachadoError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}: pick n_head among its divisors")
         if self.block_size is None:
             self.block_size = self.n_positions
         if self.block_size > self.n_positions:
             raise MachadoError(
-                f"block_size {self.block_size} is larger than n_positions {self.n_positions}: GPT-2 has no position "
-                f"embedding past n_positions; lower block_size or raise n_positions"
+                f"block_size {self.block_size} is larger than n_positions {self.n_positions}: the model is trained and "
+                f"windowed at n_positions; lower block_size or raise n_positions"
             )
         if not 0 <= self.dropout < 1:
             raise MachadoError(f"dropout {self.dropout} must be in [0, 1)")
@@ -61,19 +96,25 @@ class RunArguments:
     mixed_precision: str = field(
         default="auto", metadata={"help": "auto (bf16 where the GPU or CPU has it, fp16 on older GPUs), bf16, fp16 or no"}
     )
+    time_budget: str | None = field(default=None, metadata={
+        "help": "Wall-clock budget of the whole run (600, 90s, 10m, 1h): plans max_steps on this machine; an explicit "
+                "max_steps wins"})
 
     def __post_init__(self):
+        from .budget import parse_duration
+
+        self.time_budget_seconds = parse_duration(self.time_budget)  # checks the format before any work
         if self.hp_search not in (None, "optuna", "wandb"):
             raise MachadoError(f"unknown hp_search backend {self.hp_search!r}: use optuna (offline) or wandb (W&B account)")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise MachadoError(f"unknown mixed_precision {self.mixed_precision!r}: use auto, bf16, fp16 or no")
 
 
-RECIPE_TYPES = (DataArguments, TokenizerArguments, ModelArguments, RunArguments, TrainingArguments)
+RECIPE_TYPES = (DataArguments, TokenizerArguments, ModelArguments, OptimizerArguments, RunArguments, TrainingArguments)
 
 
 def parse_recipe(argv: Sequence[str] | None = None):
-    """(data, tokenizer, model, run, training) arguments from `--config recipe.yaml` and CLI flags."""
+    """(data, tokenizer, model, optimizer, run, training) arguments from `--config recipe.yaml` and CLI flags."""
     if not torch.cuda.is_available():
         # Without a GPU, processes started by `accelerate launch --num_processes N` must run DDP on the CPU over gloo;
         # accelerate's own CPU launcher needs mpirun. Set before TrainingArguments picks its device.
@@ -81,23 +122,37 @@ def parse_recipe(argv: Sequence[str] | None = None):
     return parse_config(RECIPE_TYPES, argv)
 
 
-def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> GPT2LMHeadModel:
-    """The only place a GPT2Config is made. Vocabulary and special ids come from the tokenizer: GPT2Config's
-    defaults (50257 tokens, bos = eos = 50256) are wrong for our vocabularies."""
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=args.n_positions,
-        n_embd=args.n_embd,
-        n_layer=args.n_layer,
-        n_head=args.n_head,
-        resid_pdrop=args.dropout,
-        embd_pdrop=args.dropout,
-        attn_pdrop=args.dropout,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        use_cache=True,
+def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
+    """The only place a model config is made. Vocabulary and special ids come from the tokenizer: the configs'
+    defaults (GPT-2's 50257 tokens, bos = eos = 50256) are wrong for our vocabularies."""
+    special = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                   pad_token_id=tokenizer.pad_token_id, use_cache=True, tie_word_embeddings=args.tie_word_embeddings)
+    if args.model_type == "gpt2":
+        config = GPT2Config(
+            n_positions=args.n_positions, n_embd=args.n_embd, n_layer=args.n_layer, n_head=args.n_head,
+            n_inner=args.n_inner, activation_function=args.activation_function,
+            resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout, **special,
+        )
+        model = GPT2LMHeadModel(config)
+        model.loss_type = "ForCausalLM"  # transformers cannot infer it from the class name 'GPT2LMHeadModel' and warns
+        return model
+    config = Qwen3Config(
+        hidden_size=args.n_embd, num_hidden_layers=args.n_layer, num_attention_heads=args.n_head,
+        num_key_value_heads=args.n_head, head_dim=args.n_embd // args.n_head, intermediate_size=args.n_inner,
+        hidden_act=args.activation_function, attention_dropout=args.dropout,
+        # Every layer attends to the last n_positions tokens, as in training, so generation may run past the window
+        # with no position limit (RoPE); max_position_embeddings is the trained context, GPT2Config's n_positions.
+        use_sliding_window=True, sliding_window=args.n_positions, max_window_layers=0,
+        max_position_embeddings=args.n_positions, rope_theta=10_000.0, **special,
     )
-    model = GPT2LMHeadModel(config)
-    model.loss_type = "ForCausalLM"  # transformers cannot infer it from the class name 'GPT2LMHeadModel' and warns
-    return model
+    return Qwen3ForCausalLM(config)
+
+
+def context_length(config: PretrainedConfig) -> int:
+    """The trained context in tokens, for any family (GPT2Config maps max_position_embeddings to n_positions)."""
+    return config.max_position_embeddings
+
+
+def has_sliding_window(config: PretrainedConfig) -> bool:
+    """True when every layer attends to a window of the last tokens (no position limit: generates past it)."""
+    return getattr(config, "sliding_window", None) is not None

@@ -38,11 +38,35 @@ class EvalArguments:
     chart: str | None = field(default=None, metadata={"help": "Bar chart PNG; default <model_dir>/eval_<split>.png"})
 
 
-def load_model(model_dir: str):
+def check_model_location(model_dir: str) -> None:
+    """A local model folder, or a Hub id while online; anything else is one line naming both readings."""
+    import os
+
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     path = Path(model_dir)
-    if path.exists() and not (path / "config.json").is_file():
-        raise MachadoError(f"{model_dir} holds no model (no config.json): train one with `make all` or give a model folder")
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to("cuda" if torch.cuda.is_available() else "cpu")
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise MachadoError(f"{model_dir} holds no model (no config.json): train one with `make all` or give a "
+                               f"model folder")
+        return
+    try:
+        validate_repo_id(model_dir)
+        is_hub_id = model_dir.count("/") == 1
+    except HFValidationError:
+        is_hub_id = False
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if not is_hub_id or offline:
+        why = "offline (HF_HUB_OFFLINE is set)" if is_hub_id else "not a Hub id (user/name)"
+        raise MachadoError(f"{model_dir}: no such local folder, and {why}: train one with `make all`, give a model "
+                           f"folder, or a Hub id such as user/machado-gpt while online")
+
+
+def load_model(model_dir: str):
+    check_model_location(model_dir)
+    # safetensors only, no remote code: loading a folder never runs a pickle or a .py file from it
+    model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False)
+    model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     return model.eval(), AutoTokenizer.from_pretrained(model_dir)
 
 
@@ -80,14 +104,28 @@ def score(model, tokenizer, groups: list[str], texts: list[str], stride=None, ba
             "per_group": per_group}
 
 
+# The thesis sampled at temperature 1.0 from the full distribution (no top-k, no top-p).
+THESIS_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+
+
 def quality(model, tokenizer, train_text: str, n: int, max_new_tokens: int) -> dict:
-    """Text-quality measures of n samples from fixed prompts and seeds (seed i for sample i)."""
+    """Text-quality measures of n samples from fixed prompts and seeds (seed i for sample i), with the default
+    sampling, plus word validity of the same prompts and seeds sampled the thesis's way."""
+    from .quality import CopyIndex
+
     prompts = [QUALITY_PROMPTS[i % len(QUALITY_PROMPTS)] for i in range(n)]
-    samples = [generate_text(model, tokenizer, p, SamplingArguments(max_new_tokens=max_new_tokens, seed=i))
-               for i, p in enumerate(prompts)]
-    report = quality_report(samples, prompts, train_text)
+    index = CopyIndex(train_text)
+
+    def samples(**sampling) -> list[str]:
+        return [generate_text(model, tokenizer, p, SamplingArguments(max_new_tokens=max_new_tokens, seed=i, **sampling))
+                for i, p in enumerate(prompts)]
+
+    default = samples()
+    report = quality_report(default, prompts, train_text, index=index)
+    thesis = quality_report(samples(**THESIS_SAMPLING), prompts, train_text, index=index)
+    report["thesis_sampling"] = {"sampling": THESIS_SAMPLING, **{k: thesis[k] for k in ("word_validity", "distinct_2")}}
     report["max_new_tokens"] = max_new_tokens
-    report["examples"] = samples[:3]
+    report["examples"] = default[:3]
     return report
 
 
@@ -138,6 +176,9 @@ def format_table(results: dict) -> str:
         lines.append(f"quality of {q['samples']} samples: word validity {q['word_validity']:.1%}, distinct-1 "
                      f"{q['distinct_1']:.3f}, distinct-2 {q['distinct_2']:.3f}, longest copied span "
                      f"{q['longest_copied_span']} chars")
+        if "thesis_sampling" in q:
+            lines.append(f"sampled the thesis's way (temperature 1.0, no top-k/top-p): word validity "
+                         f"{q['thesis_sampling']['word_validity']:.1%}")
     return "\n".join(lines)
 
 

@@ -23,6 +23,9 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from .config import context_length
+from .utils import MachadoError
+
 # Default sampling, everywhere (generation_config.json, eval samples, the CLI). Measured on the cpu.yaml model,
 # 12 samples of 300 tokens: temperature 0.8 -> 83.9% of words found in the training split, distinct-2 0.83;
 # 0.7 -> 86.2%, 0.78; 0.6 -> 91.4%, 0.68 (repetitive). 0.7 keeps words real and text varied.
@@ -47,6 +50,20 @@ class SamplingArguments:
     keep_fraction: float = field(
         default=0.5, metadata={"help": "Share of the window kept as context when it fills and is re-prefilled"}
     )
+
+    def __post_init__(self):
+        """Each out-of-range value is one clear line, before any model is loaded."""
+        checks = [
+            (self.max_new_tokens >= 1, f"max_new_tokens {self.max_new_tokens} must be at least 1"),
+            (self.temperature >= 0, f"temperature {self.temperature} must be >= 0 (0 is greedy, 0.7 the default)"),
+            (self.top_k >= 0, f"top_k {self.top_k} must be >= 0 (0 disables it)"),
+            (0 < self.top_p <= 1, f"top_p {self.top_p} must be in (0, 1] (1.0 disables it)"),
+            (self.repetition_penalty > 0, f"repetition_penalty {self.repetition_penalty} must be > 0 (1.0 disables it)"),
+            (0 < self.keep_fraction < 1, f"keep_fraction {self.keep_fraction} must be in (0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise MachadoError(message)
 
 
 def logits_processors(args: SamplingArguments) -> LogitsProcessorList:
@@ -112,7 +129,7 @@ def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments, compi
     context. `compile=True` compiles the one-token step (torch.compile; the first call takes 10-50 s on a CPU).
     """
     model.eval()
-    window = model.config.n_positions
+    window = context_length(model.config)
     keep = max(1, min(window - 1, int(window * args.keep_fraction)))
     device = model.device
     procs, generator = logits_processors(args), _generator(args, device)
@@ -145,7 +162,7 @@ def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArgument
     """The thesis's method: run the whole last window through the model for every new token (no cache).
     Only the last position's logits are computed, as in generate_tokens: the comparison is about the cache."""
     model.eval()
-    window = model.config.n_positions
+    window = context_length(model.config)
     procs, generator = logits_processors(args), _generator(args, model.device)
     forward = _compiled(model) if compile else model
     ids = torch.tensor([prompt_ids or [model.config.bos_token_id]], device=model.device)

@@ -35,8 +35,17 @@ class HubArguments:
 
 def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]:
     """Copy the allowed files into a clean staging folder, with the card rewritten for `repo_id`."""
+    from .evaluation import check_model_location
+
+    check_model_location(str(model_dir))  # the same one-line errors as generate.py and evaluate_model.py
     if not (model_dir / "config.json").is_file() or not (model_dir / "model.safetensors").is_file():
         raise MachadoError(f"{model_dir} is not a trained model folder (no config.json/model.safetensors): run train_hf.py")
+    unsafe = sorted(p.name for p in model_dir.rglob("*") if p.is_file() and p.name.endswith(NEVER + (".py",)))
+    if unsafe:  # a pickle runs code when loaded; a .py file is what trust_remote_code would run
+        kind = ("Python code that trust_remote_code would run" if unsafe[0].endswith(".py")
+                else "a pickle, which runs code when loaded")
+        raise MachadoError(f"{model_dir} holds {unsafe[0]} ({kind}): remove it; a shareable folder holds safetensors "
+                           f"and JSON only")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)

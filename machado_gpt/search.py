@@ -24,11 +24,13 @@ from typing import Any
 import yaml
 
 from .config import ModelArguments, build_model
+from .optim import OptimizerArguments
 from .tokenizer import load_tokenizer
 from .training import prepare
 from .utils import MachadoError, write_json
 
 MODEL_KEYS = {"n_layer", "n_head", "n_embd", "dropout"}
+OPTIMIZER_KEYS = {"muon_learning_rate", "muon_momentum", "decay_fraction"}  # not TrainingArguments: set in model_init
 METHODS = {"bayes", "random", "grid"}
 
 
@@ -42,11 +44,12 @@ def load_sweep(path: str | Path) -> dict:
     sweep = yaml.safe_load(p.read_text(encoding="utf-8"))
     if sweep.get("method") not in METHODS:
         raise MachadoError(f"sweep {path}: method must be one of {sorted(METHODS)}")
-    known = MODEL_KEYS | {f.name for f in dataclasses.fields(TrainingArguments)}
+    known = MODEL_KEYS | OPTIMIZER_KEYS | {f.name for f in dataclasses.fields(TrainingArguments)}
     unknown = sorted(set(sweep.get("parameters", {})) - known)
     if unknown or not sweep.get("parameters"):
         raise MachadoError(
-            f"sweep {path}: unknown or no parameters {unknown}: use {sorted(MODEL_KEYS)} or TrainingArguments fields"
+            f"sweep {path}: unknown or no parameters {unknown}: use {sorted(MODEL_KEYS | OPTIMIZER_KEYS)} or "
+            f"TrainingArguments fields"
         )
     for name, spec in sweep["parameters"].items():
         if not ("values" in spec or "value" in spec or {"min", "max"} <= set(spec)):
@@ -98,7 +101,7 @@ def require_wandb_account() -> None:
                            "--hp_search optuna, which runs the same sweep file offline")
 
 
-def hp_search(data, tok, model_args: ModelArguments, run, args, recipe: dict, log=print) -> dict:
+def hp_search(data, tok, model_args: ModelArguments, opt: OptimizerArguments, run, args, recipe: dict, log=print) -> dict:
     """Run the search; write every trial to trials.csv/json and the best one as a runnable recipe YAML."""
     sweep = load_sweep(run.sweep_config)
     if run.hp_search == "wandb":
@@ -111,15 +114,19 @@ def hp_search(data, tok, model_args: ModelArguments, run, args, recipe: dict, lo
     tokenizer = load_tokenizer(tok.tokenizer_dir)
 
     def model_init(trial):
-        """Trainer applies TrainingArguments fields of a trial itself; the architecture is read here."""
-        chosen = {k: v for k, v in _params(trial).items() if k in MODEL_KEYS}
+        """Trainer applies TrainingArguments fields of a trial itself; the architecture and the optimizer's own
+        fields are read here (the trainer builds its optimizer from `opt` after this call)."""
+        params = _params(trial)
+        for k in OPTIMIZER_KEYS & set(params):
+            setattr(opt, k, params[k])
+        chosen = {k: v for k, v in params.items() if k in MODEL_KEYS}
         try:
             margs = dataclasses.replace(model_args, **chosen)  # re-runs the checks (n_embd % n_head ...)
         except MachadoError as e:
             raise ValueError(str(e)) from None  # optuna records the trial as failed and goes on
         return build_model(margs, tokenizer)
 
-    trainer, _, _, _ = prepare(data, tok, model_args, run, args, log, model_init=model_init)
+    trainer, _, _, _ = prepare(data, tok, model_args, opt, run, args, log, model_init=model_init)
     objective = lambda metrics: metrics["eval_bpc"]  # noqa: E731
 
     if run.hp_search == "wandb":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from .utils import MachadoError, write_json
 
@@ -83,30 +83,44 @@ def bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     return tok
 
 
+# Keys that transformers 5 writes into tokenizer_config.json but that describe one machine's load, not the tokenizer.
+LOAD_TIME_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir", "token", "revision")
+
+
+class MachadoTokenizerFast(PreTrainedTokenizerFast):
+    """A PreTrainedTokenizerFast whose every save (ours, Trainer's checkpoints, the model folder, Hub staging) writes
+    `tokenizer_class: PreTrainedTokenizerFast` and no load-time keys. transformers 5 writes its class name,
+    TokenizersBackend, which transformers 4.x cannot load; fixing it here means no later save can undo the fix."""
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        path = Path(save_directory) / "tokenizer_config.json"
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        for key in LOAD_TIME_KEYS:
+            config.pop(key, None)
+        write_json(path, config)
+        return files
+
+
 def wrap(tok: Tokenizer, kind: str, model_max_length: int) -> PreTrainedTokenizerFast:
     """Set the special tokens on the transformers side explicitly: they are silently lost otherwise."""
-    return PreTrainedTokenizerFast(
+    return MachadoTokenizerFast(
         tokenizer_object=tok, bos_token=EOS, eos_token=EOS, pad_token=PAD, unk_token=UNK if kind == "char" else None,
         model_max_length=model_max_length, clean_up_tokenization_spaces=False,  # clean-up would eat ' .' -> '.'
     )
 
 
 def save(tokenizer: PreTrainedTokenizerFast, out: Path, report: dict) -> None:
-    """save_pretrained, plus the report; `tokenizer_class` is PreTrainedTokenizerFast so transformers 4.x loads it
-    too (transformers 5 writes TokenizersBackend, which 4.x cannot load)."""
     tokenizer.save_pretrained(str(out))
-    config_path = out / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    write_json(config_path, config)
     write_json(out / REPORT, report)
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
-    """AutoTokenizer.from_pretrained, with a clear error if the folder holds no tokenizer."""
+    """The tokenizer of a folder (ours or a model folder), as a MachadoTokenizerFast so that it saves portably."""
     if not (Path(path) / "tokenizer.json").is_file():
         raise MachadoError(f"no tokenizer at {path}: train one with `python train_tokenizer.py --tokenizer_dir {path}`")
-    return AutoTokenizer.from_pretrained(str(path))
+    return MachadoTokenizerFast.from_pretrained(str(path))
 
 
 def chars_per_token_id(tokenizer: PreTrainedTokenizerFast) -> list[int]:

@@ -94,18 +94,29 @@ def small_dsd(train_texts, held_out=("Uma frase de validação.",)):
 TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    """A tiny random GPT-2 (context 16) with a char tokenizer trained here, saved like a trained model folder."""
+def save_tiny_model(out: Path, model_type: str = "gpt2") -> Path:
+    """A tiny random model (context 16) with a char tokenizer trained here, saved like a trained model folder."""
     import torch
 
     from machado_gpt.config import ModelArguments, build_model
     from machado_gpt.tokenizer import TokenizerArguments
     from machado_gpt.tokenizer import train_tokenizer as train_tok
 
-    out = tmp_path_factory.mktemp("gen") / "model"
     tokenizer = train_tok(small_dsd([TEXT]), TokenizerArguments(tokenizer_dir=str(out)), 16, log=lambda *a: None)
     torch.manual_seed(0)
-    model = build_model(ModelArguments(n_layer=2, n_head=2, n_embd=32, n_positions=16, dropout=0.0), tokenizer)
+    model = build_model(ModelArguments(model_type=model_type, n_layer=2, n_head=2, n_embd=32, n_positions=16,
+                                       dropout=0.0), tokenizer)
     model.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random GPT-2 (context 16)."""
+    return save_tiny_model(tmp_path_factory.mktemp("gen") / "model")
+
+
+@pytest.fixture(scope="session", params=["gpt2", "qwen3"])
+def tiny_model_dirs(request, tmp_path_factory):
+    """A tiny random model of each family (context 16; qwen3's sliding window is 16 too)."""
+    return save_tiny_model(tmp_path_factory.mktemp(f"gen-{request.param}") / "model", request.param)

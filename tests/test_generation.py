@@ -1,6 +1,7 @@
 """Long-form generation, the evaluate metric, and the text-quality measures."""
 
 import math
+import os
 import subprocess
 import sys
 
@@ -20,8 +21,8 @@ def _load(path):
     return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
 
 
-def test_generation_runs_far_past_the_context_and_is_reproducible(tiny_model_dir):
-    model, tok = _load(tiny_model_dir)
+def test_generation_runs_far_past_the_context_and_is_reproducible(tiny_model_dirs):
+    model, tok = _load(tiny_model_dirs)
     args = SamplingArguments(max_new_tokens=100, seed=3, temperature=1.0, top_k=0, top_p=1.0)
     a = generate_text(model, tok, "Capitu", args)
     b = generate_text(model, tok, "Capitu", args)
@@ -34,16 +35,16 @@ def test_generation_runs_far_past_the_context_and_is_reproducible(tiny_model_dir
     assert "Capitu" + "".join(streamed) == a and len(streamed) > 50
 
 
-def test_greedy_matches_full_recompute_over_the_first_window(tiny_model_dir):
-    model, tok = _load(tiny_model_dir)
+def test_greedy_matches_full_recompute_over_the_first_window(tiny_model_dirs):
+    model, tok = _load(tiny_model_dirs)
     prompt = tok("Capitu")["input_ids"]
     greedy = SamplingArguments(max_new_tokens=16 - len(prompt), temperature=0)
     assert list(generate_tokens(model, prompt, greedy)) == list(generate_full_recompute(model, prompt, greedy))
 
 
-def test_compiled_step_gives_the_eager_tokens_across_re_prefills(tiny_model_dir):
+def test_compiled_step_gives_the_eager_tokens_across_re_prefills(tiny_model_dirs):
     """torch.compile of the one-token step on the static cache: greedy output is the eager one over 4 windows."""
-    model, tok = _load(tiny_model_dir)
+    model, tok = _load(tiny_model_dirs)
     prompt = tok("Capitu")["input_ids"]
     greedy = SamplingArguments(max_new_tokens=64, temperature=0, keep_fraction=0.5)
     eager = list(generate_tokens(model, prompt, greedy))
@@ -106,8 +107,36 @@ def test_evaluation_cli_on_a_texts_folder(tiny_model_dir, tmp_path):
         run_evaluation(EvalArguments(model_dir=str(tiny_model_dir), texts_dir=str(tmp_path / "none")))
 
 
-def test_generate_cli_streams(tiny_model_dir):
-    proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dir), "--prompt", "Capitu",
+def test_generate_cli_streams(tiny_model_dirs):
+    proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dirs), "--prompt", "Capitu",
                            "--max_new_tokens", "40", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Capitu") and 30 < len(proc.stdout.rstrip("\n")) <= 46
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model_dir", "nope"], "nope: no such local folder, and not a Hub id"),
+    (["--model_dir", "someone/machado-gpt"], "someone/machado-gpt: no such local folder, and offline"),
+    (["--max_new_tokens", "-5"], "max_new_tokens -5 must be at least 1"),
+    (["--temperature", "-1"], "temperature -1.0 must be >= 0"),
+    (["--top_p", "7"], "top_p 7.0 must be in"),
+    (["--top_k", "-2"], "top_k -2 must be >= 0"),
+])
+def test_generate_cli_refuses_bad_input_in_one_line(tiny_model_dir, flags, message):
+    argv = ["--model_dir", str(tiny_model_dir), *flags]
+    proc = subprocess.run([sys.executable, "generate.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ") and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("evaluate_model.py", ["--model_dir", "nope"]),
+    ("evaluate_model.py", ["--model_dir", "someone/machado-gpt"]),
+    ("push_to_hub.py", ["nope", "--repo_id", "someone/machado-gpt", "--dry_run"]),
+])
+def test_every_client_names_both_readings_of_a_bad_model_location(script, argv):
+    proc = subprocess.run([sys.executable, script, *argv], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "no such local folder, and" in proc.stderr and "Hub id" in proc.stderr

@@ -17,7 +17,6 @@ def model_dir(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path_factory):
     train_hf.main(["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir",
                    str(dataset_dir), "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp / "run"),
                    "--model_dir", str(tmp / "model"), "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2"])
-    (tmp / "model" / "training_args.bin").write_bytes(b"pickle")  # must never be staged
     return tmp / "model"
 
 
@@ -34,6 +33,19 @@ def test_dry_run_stages_a_loadable_folder_with_our_card(model_dir, tmp_path):
     assert card.data.library_name == "transformers" and card.data.widget
     assert 'pipeline("text-generation", model="someone/machado-gpt")' in card.text
     assert "fine-tuned version of" not in card.text and "bits/char" in card.text
+
+
+@pytest.mark.parametrize("planted", ["training_args.bin", "optimizer.pt", "extra.pkl", "modeling_machado.py"])
+def test_staging_refuses_a_folder_with_a_pickle_or_code(model_dir, tmp_path, planted):
+    import shutil
+
+    folder = tmp_path / "folder"
+    shutil.copytree(model_dir, folder)
+    (folder / planted).write_bytes(b"not to be run")
+    with pytest.raises(MachadoError, match=f"holds {planted} .*safetensors and JSON only"):
+        push_to_hub.main([str(folder), "--repo_id", "someone/machado-gpt", "--dry_run",
+                          "--staging_dir", str(tmp_path / "stage")])
+    assert not (tmp_path / "stage").exists()  # nothing staged
 
 
 def test_offline_and_no_token_errors(model_dir, tmp_path, monkeypatch):

@@ -61,18 +61,24 @@ def test_optuna_search_writes_table_and_a_runnable_best_recipe(tiny_argv, tmp_pa
         "method": "bayes", "metric": {"name": "eval/bpc", "goal": "minimize"},
         "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
         "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1e-2},
+                       "muon_learning_rate": {"distribution": "log_uniform_values", "min": 5e-3, "max": 5e-2},
                        "n_embd": {"values": [16, 32]}, "n_layer": {"values": [1, 2]}},
     }))
-    result = train_hf.main([*tiny_argv, "--hp_search", "optuna", "--n_trials", "3", "--sweep_config", str(sweep)])
+    result = train_hf.main([*tiny_argv, "--hp_search", "optuna", "--n_trials", "3", "--sweep_config", str(sweep),
+                            "--optimizer", "muon"])
     out = tmp_path / "run"
     rows = list(csv.DictReader(open(out / "trials.csv")))
-    assert len(rows) == 3 and {"learning_rate", "n_embd", "n_layer", "objective", "state"} <= set(rows[0])
+    assert len(rows) == 3 and {"learning_rate", "muon_learning_rate", "n_embd", "n_layer", "objective",
+                               "state"} <= set(rows[0])
+    assert len({r["muon_learning_rate"] for r in rows}) == 3  # Muon's own learning rate is searched
     assert json.loads((out / "trials.json").read_text())[0]["trial"] == 0
     recipe = yaml.safe_load((out / "best-recipe.yaml").read_text())
     assert recipe["n_embd"] in (16, 32) and "hp_search" not in recipe and recipe["tokenizer_kind"] == "char"
+    assert recipe["optimizer"] == "muon" and 5e-3 <= recipe["muon_learning_rate"] <= 5e-2
     assert result["best"]["n_embd"] == recipe["n_embd"]
     # resuming the finished search runs no new trial
-    again = train_hf.main([*tiny_argv, "--hp_search", "optuna", "--n_trials", "3", "--sweep_config", str(sweep)])
+    again = train_hf.main([*tiny_argv, "--hp_search", "optuna", "--n_trials", "3", "--sweep_config", str(sweep),
+                           "--optimizer", "muon"])
     assert len(again["trials"]) == 3
     # the best recipe trains as it is
     metrics = train_hf.main(["--config", str(out / "best-recipe.yaml"), "--max_steps", "4", "--eval_strategy", "no",

@@ -21,13 +21,20 @@ from tests.conftest import ROOT
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
-def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, recwarn):
+FAMILIES = {"gpt2": [], "qwen3": ["--model_type", "qwen3", "--optimizer", "muon", "--lr_scheduler_type",
+                                  "warmup_stable_decay"]}
+FIRST_MATRIX = {"gpt2": "transformer.h.0.attn.c_attn.weight", "qwen3": "model.layers.0.self_attn.q_proj.weight"}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, recwarn, family):
     from transformers import pipeline
 
-    data, tok, model_args, run, _ = parse_recipe(tiny_argv)
+    argv = [*tiny_argv, *FAMILIES[family]]
+    data, tok, model_args, _, run, _ = parse_recipe(argv)
     torch.manual_seed(0)
     initial = build_model(model_args, load_tokenizer(tok.tokenizer_dir)).state_dict()
-    metrics = train_hf.main(tiny_argv)
+    metrics = train_hf.main(argv)
 
     model_dir = tmp_path / "model"
     names = {p.name for p in model_dir.iterdir()}
@@ -35,7 +42,7 @@ def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, r
             "run_config.yaml", "metrics.json", "README.md"} <= names
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))]
     trained = load_file(model_dir / "model.safetensors")
-    assert not torch.equal(trained["transformer.h.0.attn.c_attn.weight"], initial["transformer.h.0.attn.c_attn.weight"])
+    assert not torch.equal(trained[FIRST_MATRIX[family]], initial[FIRST_MATRIX[family]])
 
     assert math.isfinite(metrics["train_loss"]) and metrics["train_loss"] < math.log(len(load_tokenizer(tok.tokenizer_dir)))
     assert 0 < metrics["eval_bpc"] < 8 and math.isfinite(metrics["test_bpc"]) and metrics["eval_chars"] > 1000
@@ -53,13 +60,20 @@ def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, r
     assert config["use_cache"] is True and gen["use_cache"] is True
     assert (config["vocab_size"], config["eos_token_id"], config["pad_token_id"]) == (len(load_tokenizer(model_dir)), 0, 1)
 
+    tok_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    assert tok_config["tokenizer_class"] == "PreTrainedTokenizerFast"  # transformers 4.x knows no TokenizersBackend
+    assert not {"is_local", "local_files_only"} & set(tok_config)
+    assert "max_length" not in gen  # else every call with max_new_tokens warns that both are set
+
     recwarn.clear()
     generator = pipeline("text-generation", model=str(model_dir))
-    out = generator("Capitu")[0]["generated_text"]
+    out = generator("Capitu", max_new_tokens=20)[0]["generated_text"]
     assert out.startswith("Capitu") and len(out) > len("Capitu")
-    assert not [w for w in recwarn if "token_id" in str(w.message)]
-    with pytest.raises(ValueError, match="max_length"):  # a clear error, never an IndexError
-        generator("Capitu " * 40)
+    assert not [w for w in recwarn if "token_id" in str(w.message) or "max_length" in str(w.message)]
+    if family == "qwen3":  # a sliding window of 64 tokens: 300 new tokens, natively, through the stock pipeline
+        ids = generator("Capitu", max_new_tokens=300, min_new_tokens=300, do_sample=False,
+                        return_tensors=True)[0]["generated_token_ids"]
+        assert len(ids) == len(generator.tokenizer("Capitu")["input_ids"]) + 300
 
 
 def test_wandb_offline_writes_run_files(tiny_argv, tmp_path, monkeypatch):
@@ -72,9 +86,9 @@ def test_wandb_offline_writes_run_files(tiny_argv, tmp_path, monkeypatch):
     os.environ.pop("WANDB_DIR", None)
 
 
-def test_kill_and_resume(tiny_argv, tmp_path):
+def test_kill_and_resume_with_muon_reproduces_the_uninterrupted_run(tiny_argv, tmp_path):
     argv = [*tiny_argv, "--max_steps", "300", "--save_steps", "20", "--eval_steps", "150", "--n_embd", "64",
-            "--per_device_train_batch_size", "32", "--logging_steps", "50"]
+            "--per_device_train_batch_size", "32", "--logging_steps", "50", *FAMILIES["qwen3"]]
     cmd = [sys.executable, "train_hf.py", *argv]
     env = {**os.environ, "WANDB_MODE": "offline"}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -86,6 +100,9 @@ def test_kill_and_resume(tiny_argv, tmp_path):
     checkpoints = sorted(int(p.parent.name.split("-")[1]) for p in (tmp_path / "run").glob("checkpoint-*/trainer_state.json"))
     assert checkpoints and checkpoints[-1] < 300, "the run should have been killed mid-way"
     assert not (tmp_path / "model").exists()
+    optimizer = torch.load(tmp_path / f"run/checkpoint-{checkpoints[0]}/optimizer.pt", weights_only=True)
+    kinds = {key for s in optimizer["state"].values() for key in s}
+    assert {"momentum_buffer", "exp_avg", "exp_avg_sq"} <= kinds  # Muon's and AdamW's states, both saved
 
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -93,7 +110,13 @@ def test_kill_and_resume(tiny_argv, tmp_path):
     state = json.loads((tmp_path / "run/checkpoint-300/trainer_state.json").read_text())
     assert state["global_step"] == 300
     assert all(math.isfinite(h["loss"]) for h in state["log_history"] if "loss" in h)
-    assert json.loads((tmp_path / "model/metrics.json").read_text())["eval_bpc"] < 8
+    resumed = json.loads((tmp_path / "model/metrics.json").read_text())
+
+    whole = [*cmd, "--output_dir", str(tmp_path / "whole"), "--model_dir", str(tmp_path / "whole-model")]
+    assert subprocess.run(whole, cwd=ROOT, capture_output=True, env=env).returncode == 0
+    uninterrupted = json.loads((tmp_path / "whole-model/metrics.json").read_text())
+    assert resumed["eval_bpc"] == pytest.approx(uninterrupted["eval_bpc"], rel=1e-4)
+    assert resumed["test_bpc"] == pytest.approx(uninterrupted["test_bpc"], rel=1e-4)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -113,8 +136,10 @@ def test_unknown_yaml_key_and_missing_files(tiny_argv, tmp_path):
     bad.write_text((ROOT / "configs/tiny.yaml").read_text() + "n_layers: 3\n")
     with pytest.raises(MachadoError, match=r"unknown key\(s\) \['n_layers'\]"):
         train_hf.main(["--config", str(bad)])
-    with pytest.raises(MachadoError, match="no tokenizer at"):
-        train_hf.main([*tiny_argv, "--tokenizer_dir", str(tmp_path / "nothing")])
+    # A missing tokenizer is trained first, as train_tokenizer.py would: one command per recipe.
+    metrics = train_hf.main([*tiny_argv, "--tokenizer_dir", str(tmp_path / "new-tok"), "--max_steps", "2",
+                             "--eval_strategy", "no", "--save_strategy", "no"])
+    assert (tmp_path / "new-tok" / "tokenizer_report.json").is_file() and metrics["max_steps"] == 2
     with pytest.raises(MachadoError, match="corpus folder .* not found"):
         train_hf.main([*tiny_argv, "--corpus_dir", str(tmp_path / "no-corpus"), "--dataset_dir", str(tmp_path / "no-ds")])
 
@@ -134,7 +159,7 @@ def test_output_dir_of_an_unrelated_run_is_refused(tiny_argv, tmp_path):
 def test_every_recipe_loads(path):
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#"), "each recipe opens with a comment: purpose, hardware, time, expected result"
-    data, tok, model, run, training = parse_recipe(["--config", str(path)])
+    data, tok, model, opt, run, training = parse_recipe(["--config", str(path)])
     assert model.block_size <= model.n_positions and training.output_dir
 
 
@@ -143,7 +168,7 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_
 
     from machado_gpt.data import BlockDataset
 
-    _, _, model_args, _, training = parse_recipe(["--config", str(ROOT / "configs/machado-gpt-28m.yaml")])
+    _, _, model_args, _, _, training = parse_recipe(["--config", str(ROOT / "configs/machado-gpt-28m.yaml")])
     tokenizer = load_tokenizer(char_tokenizer_dir)
     model = build_model(model_args, tokenizer)
     assert abs(model.num_parameters() - 28_505_231) / 28_505_231 < 0.01
@@ -161,3 +186,60 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_
     result = Trainer(model=model, args=training, train_dataset=blocks).train()
     assert math.isfinite(result.training_loss)
     assert not torch.equal(before, model.transformer.h[0].mlp.c_fc.weight)
+
+
+@pytest.mark.parametrize("damage", ["remove_state", "truncate_weights"])
+def test_resume_skips_a_damaged_checkpoint_and_ends_as_the_whole_run(tiny_argv, tmp_path, damage, capsys):
+    argv = [*tiny_argv, "--max_steps", "20", "--save_steps", "10", "--eval_steps", "20"]
+    whole = train_hf.main(argv)
+    newest = tmp_path / "run" / "checkpoint-20"
+    if damage == "remove_state":  # what a kill between two files of a save leaves
+        (newest / "trainer_state.json").unlink()
+        (newest / "optimizer.pt").unlink()
+    else:
+        weights = newest / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    again = train_hf.main(argv)
+    out = capsys.readouterr().out
+    assert f"skipping damaged checkpoint {newest}" in out and f"resuming from {tmp_path / 'run' / 'checkpoint-10'}" in out
+    assert again["eval_bpc"] == pytest.approx(whole["eval_bpc"], rel=1e-4)
+    assert again["test_bpc"] == pytest.approx(whole["test_bpc"], rel=1e-4)
+    assert (tmp_path / "run" / "checkpoint-10").is_dir()  # nothing deleted
+
+
+def test_no_usable_checkpoint_is_one_clear_error(tiny_argv, tmp_path):
+    argv = [*tiny_argv, "--max_steps", "10", "--save_steps", "10", "--eval_strategy", "no"]
+    train_hf.main(argv)
+    (tmp_path / "run" / "checkpoint-10" / "scheduler.pt").write_bytes(b"")
+    with pytest.raises(MachadoError, match="no usable checkpoint in .*--resume_from_checkpoint"):
+        train_hf.main(argv)
+    assert (tmp_path / "run" / "checkpoint-10" / "model.safetensors").is_file()  # nothing lost
+    with pytest.raises(MachadoError, match="cannot be resumed"):
+        train_hf.main([*argv, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-10")])
+
+
+KILL_DURING_SAVE = """
+import os, signal, sys
+from transformers import Trainer
+import train_hf
+original = Trainer._save_optimizer_and_scheduler
+def save_then_die(self, output_dir):
+    if self.state.global_step == 20:  # weights written, optimizer and trainer state not yet: SIGKILL now
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, output_dir)
+Trainer._save_optimizer_and_scheduler = save_then_die
+train_hf.main(sys.argv[1:])
+"""
+
+
+def test_a_sigkill_during_a_save_leaves_a_run_that_resumes(tiny_argv, tmp_path):
+    argv = [*tiny_argv, "--max_steps", "30", "--save_steps", "10", "--eval_steps", "30"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    killed = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, *argv], cwd=ROOT, capture_output=True, env=env)
+    assert killed.returncode == -signal.SIGKILL
+    assert (tmp_path / "run" / "checkpoint-20" / "model.safetensors").is_file()
+    assert not (tmp_path / "run" / "checkpoint-20" / "trainer_state.json").exists()
+    done = subprocess.run([sys.executable, "train_hf.py", *argv], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "skipping damaged checkpoint" in done.stdout and "checkpoint-10" in done.stdout
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text())["max_steps"] == 30

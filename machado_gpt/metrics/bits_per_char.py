@@ -42,10 +42,10 @@ class BitsPerChar(evaluate.Metric):
 
     def _compute(self, predictions, model_id, batch_size=32, stride=None, device=None, model=None, tokenizer=None):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = model or AutoModelForCausalLM.from_pretrained(model_id).to(device)
+        model = model or AutoModelForCausalLM.from_pretrained(model_id, use_safetensors=True).to(device)  # no pickles
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_id)
         model.eval()
-        window = model.config.n_positions
+        window = model.config.max_position_embeddings  # the trained context, for GPT-2 (n_positions) and qwen3 alike
         stride = stride or window // 2
         start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
 

@@ -1,0 +1,130 @@
+"""Recipes side by side at equal wall-clock: each arm trains for the same time budget, one after another in this one
+run on this one machine, and is scored on the whole test split with the project's exact bits/char (the `evaluate`
+metric, sliding window). Prints the CPU, its bf16 flags, and one table.
+
+    python benchmarks/recipe_ablation.py                          # every arm, 150 s each (about 30 minutes)
+    python benchmarks/recipe_ablation.py --budget 600 --arms gpt2-adamw-cosine,qwen3-muon-wsd
+    python benchmarks/recipe_ablation.py --budget 30 --arms gpt2-adamw-cosine --max_chars 20000   # a smoke run
+
+Every arm starts from configs/cpu.yaml (the main job) and changes only what its name says. Arms run in fresh
+processes, so none inherits another's threads, caches or compiled kernels. Nothing else should run meanwhile:
+two processes on two cores slow each other several-fold (see README, Performance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Round 1's main job: GPT-2, AdamW, cosine, 4 x 128, lr 4e-3.
+TODAY = ["--model_type", "gpt2", "--optimizer", "adamw", "--lr_scheduler_type", "cosine", "--learning_rate", "0.004",
+         "--activation_function", "gelu_new", "--tie_word_embeddings", "true", "--n_layer", "4", "--n_embd", "128",
+         "--n_head", "4"]
+# GPT-2 with everything its config allows: Muon, warmup-stable-decay, ReLU², untied head, the main job's shape.
+GPT2_BEST = ["--model_type", "gpt2", "--activation_function", "relu2", "--tie_word_embeddings", "false"]
+ARMS: dict[str, list[str]] = {
+    "gpt2-adamw-cosine (round 1)": TODAY,
+    "gpt2-muon-wsd-relu2-untied": GPT2_BEST,
+    "qwen3-adamw-cosine": ["--optimizer", "adamw", "--lr_scheduler_type", "cosine", "--learning_rate", "0.004"],
+    "qwen3-muon-wsd (cpu.yaml)": [],
+    "qwen3-muon-wsd, BPE 512": ["--tokenizer_vocab_size", "512"],
+    "qwen3-muon-wsd, BPE 2048": ["--tokenizer_vocab_size", "2048"],
+    "qwen3-muon-wsd, BPE 4096": ["--tokenizer_vocab_size", "4096"],
+    "qwen3-muon-wsd, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"],
+    "qwen3-muon-wsd, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"],
+}
+
+
+def cpu_description() -> str:
+    import platform
+
+    import torch
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = [f for f, ok in (("AVX512-BF16", torch.cpu._is_avx512_bf16_supported()),
+                             ("AMX", torch.cpu._is_amx_tile_supported())) if ok]
+    return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"bf16 hardware: {', '.join(flags) or 'none (bf16 autocast is slow here: training runs fp32)'}")
+
+
+def run_arm(name: str, overrides: list[str], a, out: Path) -> dict:
+    slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+    run_dir = out / slug
+    cmd = [sys.executable, "train_hf.py", "--config", a.config, *overrides, "--time_budget", str(a.budget),
+           "--output_dir", str(run_dir / "run"), "--model_dir", str(run_dir / "model"), "--eval_strategy", "no",
+           "--save_strategy", "no", "--report_to", "none", *a.extra]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    (run_dir).mkdir(parents=True, exist_ok=True)
+    (run_dir / "log.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0:
+        raise SystemExit(f"arm {name!r} failed ({' '.join(cmd)}); its log: {run_dir / 'log.txt'}")
+    metrics = json.loads((run_dir / "model" / "metrics.json").read_text(encoding="utf-8"))
+    test = score_test(run_dir / "model", a)
+    return {"arm": name, "parameters": metrics["parameters"], "steps": metrics["max_steps"],
+            "test_bpc": test, "tokens_per_second": metrics["train_tokens_per_second"], "wall_seconds": round(wall, 1),
+            "command": " ".join(cmd[1:])}
+
+
+def score_test(model_dir: Path, a) -> float:
+    """The whole test split, every character scored, through the project's `evaluate` metric."""
+    from datasets import load_from_disk
+
+    from machado_gpt.evaluation import load_model, score
+
+    model, tokenizer = load_model(str(model_dir))
+    test = load_from_disk(a.dataset_dir)["test"]
+    texts = [t[: a.max_chars] if a.max_chars else t for t in test["text"]]
+    return score(model, tokenizer, list(test["genre"]), texts)["bits_per_char"]
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budget", default="150", help="Wall-clock budget of every arm (seconds, or 90s, 10m, 1h)")
+    p.add_argument("--arms", default=None, help="Comma-separated arm names (default: all); see ARMS")
+    p.add_argument("--config", default="configs/cpu.yaml", help="The recipe every arm starts from")
+    p.add_argument("--dataset_dir", default="data/machado-dataset")
+    p.add_argument("--max_chars", type=int, default=0, help="Score only the first N characters of each test text")
+    p.add_argument("--output_dir", default="out/ablation")
+    p.add_argument("extra", nargs="*", help="Flags passed to every arm after its own (e.g. -- --n_layer 2)")
+    a = p.parse_args(argv)
+    names = list(ARMS) if not a.arms else [n.strip() for n in a.arms.split(",")]
+    unknown = [n for n in names if n not in ARMS]
+    if unknown:
+        raise SystemExit(f"unknown arm(s) {unknown}: choose among {list(ARMS)}")
+    out = ROOT / a.output_dir
+    print(f"CPU: {cpu_description()}")
+    print(f"budget per arm: {a.budget}; base recipe {a.config}", flush=True)
+    rows = []
+    for name in names:
+        rows.append(run_arm(name, ARMS[name], a, out))
+        r = rows[-1]
+        print(f"  {name}: {r['steps']:,} steps, test {r['test_bpc']:.3f} bits/char ({r['wall_seconds']:.0f} s)", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print("| arm | parameters | steps | test bits/char | tokens/s | wall-clock (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['arm']} | {r['parameters']:,} | {r['steps']:,} | {r['test_bpc']:.3f} | {r['tokens_per_second']:,.0f} "
+              f"| {r['wall_seconds']:.0f} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

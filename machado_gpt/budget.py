@@ -1,0 +1,138 @@
+"""Training to a wall-clock budget: measure this machine's step time, plan max_steps so that the learning-rate
+schedule ends on time (evaluation, saving and the final evaluation included), re-plan if the machine slows down,
+and say so when another process is eating the cores.
+
+A run with `--time_budget 10m` plans once after a short measurement; it re-plans only when its projection drifts
+by more than REPLAN_DRIFT of the budget, so a steady run is reproduced exactly by `--max_steps N` (the plan is
+logged and written to run_config.yaml and the model's metrics).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import time
+from collections import deque
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
+
+from .optim import OptimizerArguments, replan_schedule
+from .utils import MachadoError
+
+REPLAN_DRIFT = 0.03  # re-plan when the projected end moves by more than 3% of the budget
+MEASURE_STEPS = 10  # steps timed before the first plan (after the first, slower, step)
+RECENT = 20  # steps in the moving window of step times
+CONTENTION = 2.0  # a window this many times slower than the first measurement means the cores are shared
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str | float | int | None) -> float | None:
+    """Seconds from '600', '90s', '10m', '1h', '1h30m'; None, '' and '0' mean no budget.
+    Example: '1h30m' -> 5400.0, '10m' -> 600.0, '600' -> 600.0."""
+    if text is None:
+        return None
+    s = str(text).strip().lower()
+    if s in ("", "0", "none", "no"):
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smh])", s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise MachadoError(f"time_budget {text!r} is not a duration: use seconds (600) or 90s, 10m, 1h, 1h30m")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+class StepClock(TrainerCallback, ExportableState):
+    """Times every optimizer step. With a budget it plans `state.max_steps` (and the LR schedule with it); always it
+    warns once when steps become CONTENTION times slower than measured at the start, for a sustained window."""
+
+    def __init__(self, budget_seconds: float | None, start_time: float, opt: OptimizerArguments, n_eval_blocks: int,
+                 log=print):
+        self.budget, self.start, self.opt, self.log = budget_seconds, start_time, opt, log
+        self.n_eval_blocks = n_eval_blocks
+        self.recent: deque[float] = deque(maxlen=RECENT)
+        self.first: float | None = None  # median step time of the first measurement
+        self.planned: int | None = None
+        self.plans: list[dict] = []
+        self.overhead = 0.0  # seconds between steps: evaluation, saving, logging
+        self.evals = 0
+        self.warned = False
+        self._step_start = self._step_end = None
+        self._prev_step = None
+
+    # ExportableState: the plan is saved in every checkpoint's trainer_state.json, so a resumed run keeps it.
+    def state(self) -> dict:
+        return {"args": {}, "attributes": {"planned": self.planned, "plans": self.plans}}
+
+    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        saved = (state.stateful_callbacks or {}).get(type(self).__name__) if state.global_step else None
+        if saved and saved.get("attributes", {}).get("planned"):
+            self.planned = saved["attributes"]["planned"]
+            self.plans = saved["attributes"].get("plans", [])
+            self.budget = None  # the clock of the interrupted run is gone: finish its plan, as planned
+            state.max_steps = self.planned
+            replan_schedule(lr_scheduler, args, self.opt, self.planned)
+            self.log(f"time budget: resuming the planned run of {self.planned:,} steps")
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        now = time.perf_counter()
+        if self._step_end is not None:
+            gap = now - self._step_end
+            if gap > 0:
+                self.overhead += gap
+        self._step_start = now
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.evals += 1
+
+    def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+        now = time.perf_counter()
+        if self._step_start is not None and state.global_step > 1:  # the first step builds caches: not typical
+            self.recent.append(now - self._step_start)
+        self._step_end = now
+        if len(self.recent) < MEASURE_STEPS:
+            return
+        step_time = statistics.fmean(self.recent)
+        if self.first is None:
+            self.first = statistics.median(self.recent)
+        elif not self.warned and len(self.recent) == RECENT and step_time > CONTENTION * self.first:
+            self.warned = True
+            self.log(f"warning: steps take {step_time:.2f} s, {step_time / self.first:.1f}x the {self.first:.2f} s "
+                     f"measured at the start: another process is probably using the same cores. Stop it, or give "
+                     f"torch fewer threads (OMP_NUM_THREADS=1 or torch.set_num_threads)"
+                     + ("; the time budget re-plans to end on time" if self.budget else ""))
+        if self.budget:
+            self._plan(args, state, control, lr_scheduler, step_time)
+
+    def _plan(self, args, state, control, lr_scheduler, step_time: float) -> None:
+        step = state.global_step
+        elapsed = time.perf_counter() - self.start
+        batch = max(1, args.per_device_train_batch_size * args.gradient_accumulation_steps)
+        # One evaluation: measured from the gaps once one has happened; before that, its forward passes at about
+        # a third of a training step's cost per block, plus a few seconds for the samples.
+        if self.evals:
+            eval_cost = self.overhead / self.evals
+            per_step_overhead = self.overhead / step
+        else:
+            eval_cost = step_time * self.n_eval_blocks / (3 * batch) + 2.0
+            every = args.eval_steps if args.eval_strategy == "steps" and args.eval_steps else math.inf
+            per_step_overhead = eval_cost / every
+        final_cost = 3 * eval_cost  # final validation and test evaluations, samples, saving the folder
+        remaining = self.budget - elapsed - final_cost
+        target = step + max(1, int(remaining / (step_time + per_step_overhead)))
+        if self.planned is not None:
+            projected_end = elapsed + (self.planned - step) * (step_time + per_step_overhead) + final_cost
+            if abs(projected_end - self.budget) <= REPLAN_DRIFT * self.budget or target == self.planned:
+                return
+        target = max(target, step + 1)
+        self.plans.append({"at_step": step, "max_steps": target, "step_seconds": round(step_time, 4),
+                           "elapsed_seconds": round(elapsed, 1)})
+        self.log(f"time budget {self.budget:.0f} s: {step_time:.3f} s per step, {elapsed:.0f} s used at step {step} "
+                 f"-> max_steps {target:,}" + (" (re-planned)" if self.planned else ""))
+        self.planned = target
+        state.max_steps = target
+        replan_schedule(lr_scheduler, args, self.opt, target)
+        if step >= target:
+            control.should_training_stop = True

@@ -1,0 +1,153 @@
+"""The one place the optimizer and its learning-rate schedule are made: AdamW, or Muon on the hidden matrices with
+AdamW on the rest (modded-nanogpt's split), and a schedule that the time budget can stretch or shrink mid-run.
+
+Parameters fall in four groups, named for why they differ (modded-nanogpt's names):
+- hidden_matrix_params: 2-D weights inside the blocks (attention, MLP). Muon orthogonalises their updates.
+- embed_params: token (and GPT-2's position) embeddings, lookup tables: AdamW.
+- head_params: the output head, when it is not tied to the embedding: AdamW.
+- scalar_params: norms' gains and biases: AdamW without weight decay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import TrainingArguments, get_scheduler
+
+from .utils import MachadoError
+
+OPTIMIZERS = ("adamw", "muon")
+
+
+@dataclass
+class OptimizerArguments:
+    """Which optimizer; its learning rate for AdamW is TrainingArguments' learning_rate."""
+
+    optimizer: str = field(default="adamw", metadata={
+        "help": "adamw, or muon (torch.optim.Muon on the hidden matrices, AdamW with learning_rate on the rest)"})
+    muon_learning_rate: float = field(default=0.02, metadata={"help": "Peak learning rate of the Muon group"})
+    muon_momentum: float = field(default=0.95, metadata={"help": "Muon's Nesterov momentum"})
+    decay_fraction: float = field(default=0.4, metadata={
+        "help": "lr_scheduler_type warmup_stable_decay: share of the steps spent decaying to 0 (a long cooldown)"})
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise MachadoError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        if not self.muon_learning_rate > 0:
+            raise MachadoError(f"muon_learning_rate {self.muon_learning_rate} must be positive")
+        if not 0 < self.decay_fraction <= 1:
+            raise MachadoError(f"decay_fraction {self.decay_fraction} must be in (0, 1]")
+
+
+def named_param_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """Split the trainable parameters into the four groups above (tied weights appear once)."""
+    embed_ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+    head = model.get_output_embeddings()
+    head_ids = {id(head.weight)} if head is not None else set()
+    groups: dict[str, list[nn.Parameter]] = {"hidden_matrix_params": [], "embed_params": [], "head_params": [],
+                                             "scalar_params": []}
+    seen: set[int] = set()
+    for p in model.parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        if id(p) in embed_ids:
+            groups["embed_params"].append(p)
+        elif id(p) in head_ids:
+            groups["head_params"].append(p)
+        elif p.ndim == 2:
+            groups["hidden_matrix_params"].append(p)
+        else:
+            groups["scalar_params"].append(p)
+    return groups
+
+
+class MuonWithAdamW(torch.optim.Optimizer):
+    """torch.optim.Muon and torch.optim.AdamW behind one Optimizer, so that Trainer, accelerate and the LR scheduler
+    see a single object. Both share this optimizer's param-group dicts and state, so the standard state_dict() holds
+    both states (Muon's momentum buffers, AdamW's moments) in one checkpoint file, and a scheduler that sets
+    group['lr'] drives both."""
+
+    def __init__(self, muon_groups: list[dict], adamw_groups: list[dict], muon_kwargs: dict, adamw_kwargs: dict):
+        self.muon = torch.optim.Muon(muon_groups, **muon_kwargs)
+        self.adamw = torch.optim.AdamW(adamw_groups, **adamw_kwargs)
+        self.n_muon_groups = len(self.muon.param_groups)
+        super().__init__(self.muon.param_groups + self.adamw.param_groups, {})  # the same dicts, not copies
+        self._link()
+
+    def _link(self) -> None:
+        self.muon.param_groups = self.param_groups[: self.n_muon_groups]
+        self.adamw.param_groups = self.param_groups[self.n_muon_groups :]
+        self.muon.state = self.adamw.state = self.state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)  # makes new group dicts and state: point both optimizers at them again
+        self._link()
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.muon.step()
+        self.adamw.step()
+        return loss
+
+
+def build_optimizer(model: nn.Module, opt: OptimizerArguments, args: TrainingArguments) -> torch.optim.Optimizer:
+    """AdamW on everything (weight decay on matrices and embeddings, none on scalars), or Muon + AdamW. It replaces
+    Trainer's own choice (`optim`), keeping its fused AdamW on GPUs."""
+    groups = named_param_groups(model)
+    adamw_kwargs = dict(lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+    if "fused" in str(args.optim) and torch.cuda.is_available():  # recipes' `optim: adamw_torch_fused`, on a GPU
+        adamw_kwargs["fused"] = True
+
+    def adamw_group(name: str, decay: bool) -> dict:
+        return {"params": groups[name], "weight_decay": args.weight_decay if decay else 0.0, "name": name}
+
+    adamw_groups = [adamw_group("embed_params", True), adamw_group("head_params", True),
+                    adamw_group("scalar_params", False)]
+    if opt.optimizer == "adamw":
+        adamw_groups.insert(0, adamw_group("hidden_matrix_params", True))
+        return torch.optim.AdamW([g for g in adamw_groups if g["params"]], **adamw_kwargs)
+    # "match_rms_adamw" scales each update to AdamW's RMS (0.2 * sqrt(max(rows, cols))), so one Muon learning rate
+    # suits every matrix shape, including GPT-2's fused (n_embd, 3 * n_embd) attention weight.
+    muon_groups = [{"params": groups["hidden_matrix_params"], "lr": opt.muon_learning_rate,
+                    "weight_decay": args.weight_decay, "name": "hidden_matrix_params"}]
+    return MuonWithAdamW(muon_groups, [g for g in adamw_groups if g["params"]],
+                         dict(momentum=opt.muon_momentum, nesterov=True, adjust_lr_fn="match_rms_adamw"), adamw_kwargs)
+
+
+def schedule_kwargs(args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int) -> dict:
+    """Scheduler kwargs for `num_training_steps`: the warmup-stable-decay cooldown is a share of the run, so that a
+    time budget that changes the number of steps keeps its shape."""
+    kwargs = dict(args.lr_scheduler_kwargs or {})
+    if args.lr_scheduler_type == "warmup_stable_decay":
+        kwargs["num_decay_steps"] = max(1, round(opt.decay_fraction * num_training_steps))
+        kwargs.setdefault("decay_type", "linear")  # nanochat and modded-nanogpt cool down linearly to 0
+    return kwargs
+
+
+def learning_rate_lambdas(args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int, n_groups: int):
+    """The per-group lr multipliers (step -> factor) of transformers' own schedule for `num_training_steps`,
+    computed on a throwaway optimizer so that the live one is not touched."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = get_scheduler(args.lr_scheduler_type, optimizer=probe, num_warmup_steps=args.get_warmup_steps(num_training_steps),
+                          num_training_steps=num_training_steps,
+                          scheduler_specific_kwargs=schedule_kwargs(args, opt, num_training_steps))
+    return sched.lr_lambdas * n_groups
+
+
+def replan_schedule(scheduler, args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int) -> None:
+    """Give a running LambdaLR the schedule of a run of `num_training_steps` and apply it at its current step."""
+    sched = getattr(scheduler, "scheduler", scheduler)  # accelerate's AcceleratedScheduler wraps the LambdaLR
+    if not hasattr(sched, "lr_lambdas"):
+        raise MachadoError(f"lr_scheduler_type {args.lr_scheduler_type} cannot be re-planned by a time budget: use "
+                           f"cosine, linear, constant_with_warmup or warmup_stable_decay")
+    sched.lr_lambdas = learning_rate_lambdas(args, opt, num_training_steps, len(sched.optimizer.param_groups))
+    for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+        group["lr"] = base * fn(sched.last_epoch)
+    sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]

@@ -1,0 +1,79 @@
+"""Every command of the README's Training, Hyperparameter search and Scale sections runs as written, with tiny
+overrides appended (a 1-layer model, 2 steps, scratch folders), from nothing but the corpus: the dataset and the
+tokenizer are built by the command itself. Commands that need a GPU or the network are marked so in the README and
+are checked for that mark (and, for W&B sweeps, for their offline error)."""
+
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SECTIONS = ("## Training", "## Hyperparameter search", "## Scale: GPUs and machines")
+NEEDS_GPU = ("single-gpu-bf16.yaml", "multi-gpu-ddp.yaml", "multi-node.yaml", "fsdp.yaml")
+
+
+def readme_commands() -> list[tuple[str, str]]:
+    """(command, its comment) for every command line of the sections; continuation lines are joined."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for title in SECTIONS:
+        body = text.split(title, 1)[1].split("\n## ", 1)[0]
+        for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
+            joined = re.sub(r"\\\s*(#[^\n]*)?\n\s*", " ", block)
+            for line in joined.splitlines():
+                command, _, comment = line.partition("  #")
+                if command.strip().startswith(("python ", "accelerate launch")):
+                    commands.append((command.strip(), comment))
+    return commands
+
+
+COMMANDS = readme_commands()
+
+
+def test_the_readme_has_the_commands_this_test_runs():
+    commands = [c for c, _ in COMMANDS]
+    assert len(commands) >= 10
+    assert any("--time_budget" in c for c in commands) and any("--hp_search optuna" in c for c in commands)
+
+
+@pytest.mark.parametrize("command, comment", COMMANDS, ids=[c for c, _ in COMMANDS])
+def test_readme_command_runs_from_nothing(command, comment, corpus_dir, tmp_path):
+    argv = shlex.split(command.replace("<user>", "someone"))
+    if any(name in command for name in NEEDS_GPU):
+        assert "needs a GPU" in comment, f"mark {command!r} in the README: # needs a GPU"
+        pytest.skip("needs a GPU (marked so in the README)")
+    if "--hp_search wandb" in command:
+        assert "W&B account" in comment, f"mark {command!r} in the README: # W&B account needed"
+    if argv[0] == "python":
+        argv = [sys.executable, *argv[1:]]
+    else:  # accelerate launch: the environment's own launcher
+        argv = [str(ROOT / ".venv/bin/accelerate"), *argv[1:]]
+    tiny = ["--corpus_dir", str(corpus_dir), "--dataset_dir", str(tmp_path / "dataset"), "--tokenizer_dir",
+            str(tmp_path / "tokenizer"), "--output_dir", str(tmp_path / "run"), "--model_dir", str(tmp_path / "model"),
+            "--n_layer", "1", "--n_embd", "32", "--n_head", "2", "--max_steps", "2", "--max_eval_blocks", "4",
+            "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--sample_max_new_tokens", "4",
+            "--report_to", "none", "--tokenizer_vocab_size", "300"]
+    if "--hp_search" in command:
+        tiny += ["--n_trials", "1", "--eval_steps", "1", "--max_steps", "2"]
+    else:
+        tiny += ["--eval_strategy", "no", "--save_strategy", "no"]
+    if "--report_to wandb" in command:
+        tiny = [a for a in tiny if a not in ("--report_to", "none")]
+    env_extra = {"WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
+    import os
+
+    proc = subprocess.run([*argv, *tiny], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env_extra},
+                          timeout=600)
+    if "--hp_search wandb" in command:  # needs W&B's server: offline it is one clear line
+        assert proc.returncode == 2 and "W&B sweeps cannot run offline" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "tokenizer" / "tokenizer.json").is_file() and (tmp_path / "dataset").is_dir()
+    if "--hp_search" in command:
+        assert (tmp_path / "run" / "best-recipe.yaml").is_file()
+    else:
+        assert (tmp_path / "model" / "model.safetensors").is_file()

@@ -1,0 +1,167 @@
+"""Quality-per-minute machinery: the time budget, Muon + AdamW in one optimizer, the two model families."""
+
+import json
+import math
+import time
+
+import pytest
+import torch
+import yaml
+from transformers import TrainerCallback, TrainingArguments
+
+import train_hf
+from machado_gpt.budget import parse_duration
+from machado_gpt.config import ModelArguments, build_model, context_length, has_sliding_window
+from machado_gpt.optim import MuonWithAdamW, OptimizerArguments, build_optimizer, named_param_groups
+from machado_gpt.tokenizer import load_tokenizer
+from machado_gpt.utils import MachadoError
+
+
+def test_durations_parse_and_bad_ones_name_the_format():
+    assert parse_duration("600") == 600 and parse_duration("10m") == 600 and parse_duration("1h30m") == 5400
+    assert parse_duration("90s") == 90 and parse_duration(None) is None and parse_duration("0") is None
+    for bad in ("ten minutes", "10 m", "5d", "1h-3m"):
+        with pytest.raises(MachadoError, match="not a duration"):
+            parse_duration(bad)
+
+
+def _tiny(model_type, tokenizer, **kw):
+    torch.manual_seed(0)
+    return build_model(ModelArguments(model_type=model_type, n_layer=2, n_head=2, n_embd=32, n_positions=16,
+                                      dropout=0.0, **kw), tokenizer)
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "qwen3"])
+def test_param_groups_split_by_role(char_tokenizer_dir, model_type):
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    model = _tiny(model_type, tokenizer)
+    groups = named_param_groups(model)
+    ids = [id(p) for g in groups.values() for p in g]
+    assert len(ids) == len(set(ids)) == len({id(p) for p in model.parameters()})  # each parameter once
+    assert all(p.ndim == 2 for p in groups["hidden_matrix_params"]) and groups["hidden_matrix_params"]
+    assert all(p.ndim == 1 for p in groups["scalar_params"])
+    embedding = model.get_input_embeddings().weight
+    assert any(p is embedding for p in groups["embed_params"])
+    if model_type == "gpt2":  # tied head: the embedding is the head; learned positions are an embedding too
+        assert groups["head_params"] == [] and len(groups["embed_params"]) == 2
+    else:  # untied head, RoPE: no position table; QK-norm gains are scalars
+        assert [p is model.lm_head.weight for p in groups["head_params"]] == [True]
+        assert len(groups["embed_params"]) == 1
+        assert any(p is model.model.layers[0].self_attn.q_norm.weight for p in groups["scalar_params"])
+    assert has_sliding_window(model.config) == (model_type == "qwen3") and context_length(model.config) == 16
+
+
+def test_muon_with_adamw_steps_saves_both_states_and_resumes_exactly(char_tokenizer_dir, tmp_path):
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=3e-3, weight_decay=0.1, report_to=[])
+    opt_args = OptimizerArguments(optimizer="muon", muon_learning_rate=0.02)
+    batch = torch.randint(3, len(tokenizer), (4, 16))
+
+    def step(model, optimizer):
+        optimizer.zero_grad()
+        model(input_ids=batch, labels=batch).loss.backward()
+        optimizer.step()
+
+    model = _tiny("qwen3", tokenizer)
+    optimizer = build_optimizer(model, opt_args, args)
+    assert isinstance(optimizer, MuonWithAdamW)
+    assert [g["name"] for g in optimizer.param_groups] == ["hidden_matrix_params", "embed_params", "head_params",
+                                                           "scalar_params"]
+    assert optimizer.param_groups[0]["lr"] == 0.02 and optimizer.param_groups[1]["lr"] == 3e-3
+    step(model, optimizer)
+    state = optimizer.state_dict()
+    hidden = model.model.layers[0].mlp.up_proj.weight
+    assert "momentum_buffer" in optimizer.state[hidden] and "exp_avg" in optimizer.state[model.lm_head.weight]
+    kinds = {frozenset(s) for s in state["state"].values()}
+    assert {"momentum_buffer"} in kinds and any("exp_avg_sq" in k for k in kinds)  # both states in one dict
+
+    # A copy restored from the state dict takes the same next step as the original.
+    torch.save({"model": model.state_dict(), "optimizer": state}, tmp_path / "ckpt.pt")
+    twin = _tiny("qwen3", tokenizer)
+    twin_opt = build_optimizer(twin, opt_args, args)
+    saved = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    twin.load_state_dict(saved["model"])
+    twin_opt.load_state_dict(saved["optimizer"])
+    assert twin_opt.muon.param_groups[0] is twin_opt.param_groups[0]  # the scheduler's lr reaches Muon after a load
+    twin_opt.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"] = 0.01
+    step(model, optimizer)
+    step(twin, twin_opt)
+    for (name, a), b in zip(model.named_parameters(), twin.parameters()):
+        assert torch.equal(a, b), name
+
+
+def test_gpt2_takes_every_improvement_its_config_allows(char_tokenizer_dir):
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    model = _tiny("gpt2", tokenizer, activation_function="relu2", tie_word_embeddings=False)
+    assert model.config.activation_function == "relu2" and model.lm_head.weight is not model.transformer.wte.weight
+    out = model(input_ids=torch.randint(3, len(tokenizer), (2, 16)))
+    assert out.logits.shape == (2, 16, len(tokenizer))
+    with pytest.raises(MachadoError, match="unknown model_type"):
+        ModelArguments(model_type="llama4")
+    with pytest.raises(MachadoError, match="unknown optimizer"):
+        OptimizerArguments(optimizer="sgd")
+
+
+def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_path):
+    budget = 25
+    metrics = train_hf.main([*tiny_argv, "--max_steps", "-1", "--time_budget", f"{budget}s", "--model_type", "qwen3",
+                             "--optimizer", "muon", "--lr_scheduler_type", "warmup_stable_decay", "--eval_steps", "400",
+                             "--save_steps", "400"])
+    plans = metrics["time_budget_plans"]
+    assert plans and plans[0]["at_step"] >= 10 and plans[0]["step_seconds"] > 0
+    assert metrics["max_steps"] == plans[-1]["max_steps"] > 100  # far more than the recipe's 20 steps
+    # Evaluation, saving and the final evaluation are inside the budget; the run ends near it, not after it.
+    assert 0.7 * budget < metrics["wall_seconds"] < 1.2 * budget
+    saved = yaml.safe_load((tmp_path / "model" / "run_config.yaml").read_text())
+    assert saved["training"]["max_steps"] == metrics["max_steps"]  # rerun exactly with --max_steps
+    assert saved["run"]["time_budget"] == "25s"
+    state = json.loads(sorted((tmp_path / "run").glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
+    assert state["stateful_callbacks"]["StepClock"]["attributes"]["planned"] == metrics["max_steps"]
+    lrs = [h["learning_rate"] for h in state["log_history"] if "learning_rate" in h]
+    assert lrs[-1] < 0.5 * max(lrs)  # the warmup-stable-decay schedule reached its cooldown on time
+    assert math.isfinite(metrics["test_bpc"])
+
+    # Started again, the run resumes from its last checkpoint and keeps the saved plan, whatever the clock says now.
+    again = train_hf.main([*tiny_argv, "--max_steps", "-1", "--time_budget", "5s", "--model_type", "qwen3",
+                           "--optimizer", "muon", "--lr_scheduler_type", "warmup_stable_decay", "--eval_steps", "400",
+                           "--save_steps", "400"])
+    assert again["max_steps"] == metrics["max_steps"] and again["eval_bpc"] == pytest.approx(metrics["eval_bpc"])
+
+
+def test_an_explicit_max_steps_wins_over_the_budget(tiny_argv):
+    metrics = train_hf.main([*tiny_argv, "--max_steps", "12", "--time_budget", "1h", "--eval_strategy", "no",
+                             "--save_strategy", "no"])
+    assert metrics["max_steps"] == 12 and "time_budget_plans" not in metrics
+
+
+class Slowdown(TrainerCallback):
+    """Another process taking the cores, for real: from step `at` on, every step sleeps three times its length."""
+
+    def __init__(self, at: int):
+        self.at, self.begin = at, None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.begin = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.at:
+            time.sleep(3 * (time.perf_counter() - self.begin))
+
+
+def test_a_sustained_slowdown_warns_once_and_the_budget_re_plans_to_end_on_time(tiny_argv, capsys):
+    from machado_gpt.config import parse_recipe
+    from machado_gpt.training import prepare
+
+    data, tok, model_args, opt, run, args = parse_recipe([*tiny_argv, "--max_steps", "-1", "--time_budget", "20",
+                                                          "--eval_strategy", "no", "--save_strategy", "no"])
+    start = time.perf_counter()
+    trainer, _, _, _ = prepare(data, tok, model_args, opt, run, args, start_time=start)
+    trainer.add_callback(Slowdown(at=150))
+    trainer.train()
+    out = capsys.readouterr().out
+    assert out.count("another process is probably using the same cores") == 1 and "OMP_NUM_THREADS" in out
+    assert "(re-planned)" in out
+    plans = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "StepClock").plans
+    assert len(plans) >= 2 and plans[-1]["max_steps"] < plans[0]["max_steps"]  # fewer, slower steps
+    assert trainer.state.global_step == plans[-1]["max_steps"]
+    assert time.perf_counter() - start < 1.2 * 20
