@@ -23,22 +23,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Round 1's main job: GPT-2, AdamW, cosine, 4 x 128, lr 4e-3.
+# Round 1's main job: GPT-2, AdamW, cosine, 4 x 128, lr 4e-3, BPE 1,024.
 TODAY = ["--model_type", "gpt2", "--optimizer", "adamw", "--lr_scheduler_type", "cosine", "--learning_rate", "0.004",
          "--activation_function", "gelu_new", "--tie_word_embeddings", "true", "--n_layer", "4", "--n_embd", "128",
-         "--n_head", "4"]
+         "--n_head", "4", "--tokenizer_vocab_size", "1024"]
 # GPT-2 with everything its config allows: Muon, warmup-stable-decay, ReLU², untied head, the main job's shape.
 GPT2_BEST = ["--model_type", "gpt2", "--activation_function", "relu2", "--tie_word_embeddings", "false"]
+BPE_1024 = ["--tokenizer_vocab_size", "1024"]  # the arms compared before the vocabulary was chosen
 ARMS: dict[str, list[str]] = {
     "gpt2-adamw-cosine (round 1)": TODAY,
-    "gpt2-muon-wsd-relu2-untied": GPT2_BEST,
-    "qwen3-adamw-cosine": ["--optimizer", "adamw", "--lr_scheduler_type", "cosine", "--learning_rate", "0.004"],
-    "qwen3-muon-wsd (cpu.yaml)": [],
+    "gpt2-muon-wsd-relu2-untied": GPT2_BEST + BPE_1024,
+    "qwen3-adamw-cosine": ["--optimizer", "adamw", "--lr_scheduler_type", "cosine", "--learning_rate", "0.004"] + BPE_1024,
     "qwen3-muon-wsd, BPE 512": ["--tokenizer_vocab_size", "512"],
-    "qwen3-muon-wsd, BPE 2048": ["--tokenizer_vocab_size", "2048"],
+    "qwen3-muon-wsd, BPE 1024": BPE_1024,
+    "qwen3-muon-wsd, BPE 2048 (cpu.yaml)": [],
     "qwen3-muon-wsd, BPE 4096": ["--tokenizer_vocab_size", "4096"],
-    "qwen3-muon-wsd, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"],
-    "qwen3-muon-wsd, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"],
+    "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
+    "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
 
 

@@ -57,7 +57,7 @@ def patched_source(path: Path, values: dict) -> ast.Module:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
             if name in values:
-                node.value = ast.Constant(values[name])
+                node.value = ast.copy_location(ast.Constant(values[name]), node.value)
                 found.add(name)
     missing = set(values) - found
     if missing:
@@ -90,13 +90,18 @@ def train_thesis(a, workdir: Path) -> tuple[dict, float, int]:
         get_batch = namespace["get_batch"]
 
         def budgeted_get_batch(split):
-            if split == "train":
-                if time.perf_counter() - start > a.budget:
-                    raise TimeUp
-                state["iters"] += 1
+            if split == "train" and time.perf_counter() - start > a.budget:
+                raise TimeUp
             return get_batch(split)
 
         namespace["get_batch"] = budgeted_get_batch  # train() looks it up in its module's globals at each step
+        optimizer_step = namespace["optimizer"].step
+
+        def counted_step(*args, **kwargs):  # iterations = optimizer steps (its evaluations also draw train batches)
+            state["iters"] += 1
+            return optimizer_step(*args, **kwargs)
+
+        namespace["optimizer"].step = counted_step
         namespace["train"]()
     except TimeUp:
         pass

@@ -36,3 +36,33 @@ def test_train_throughput_compares_trainer_with_a_plain_loop():
 def test_data_pipeline_times_every_step(tmp_path):
     out = _run("benchmarks/data_pipeline.py", "--corpus_dir", str(write_small_corpus(tmp_path / "corpus")))
     assert "dataset build" in out and "bpe tokenizer" in out.lower()
+
+
+def test_recipe_ablation_runs_arms_at_equal_budget_and_prints_one_table(real_dataset, corpus_dir, tmp_path):
+    _, dataset_dir = real_dataset
+    out = _run("benchmarks/recipe_ablation.py", "--budget", "20", "--arms",
+               "gpt2-adamw-cosine (round 1),qwen3-muon-wsd, BPE 512", "--dataset_dir", str(dataset_dir),
+               "--max_chars", "3000", "--output_dir", str(tmp_path / "ablation"), "--", "--corpus_dir", str(corpus_dir),
+               "--dataset_dir", str(dataset_dir), "--tokenizer_dir", str(tmp_path / "tok"), "--n_layer", "1",
+               "--n_embd", "32", "--n_head", "2", "--tokenizer_kind", "char")
+    assert out.startswith("CPU: ") and "bf16 hardware" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| arm | parameters | steps | test bits/char | tokens/s |") and len(rows) == 3
+    for row in rows[1:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert int(cells[2].replace(",", "")) > 10 and 0 < float(cells[3]) < 8 and 15 <= float(cells[5]) <= 35
+
+
+def test_thesis_baseline_runs_the_thesis_script_and_scores_our_test_split(real_dataset, corpus_dir, tmp_path):
+    if not (ROOT.parent / "shared/thesis/machado-gpt.py").is_file():
+        import pytest
+
+        pytest.skip("the thesis's script is not beside the repository (../shared/thesis)")
+    _, dataset_dir = real_dataset
+    out = _run("benchmarks/thesis_baseline.py", "--budget", "25", "--corpus_dir", str(corpus_dir), "--dataset_dir",
+               str(dataset_dir), "--raw_dataset_dir", str(tmp_path / "raw"), "--max_chars", "2000",
+               "--output_dir", str(tmp_path / "thesis"))
+    assert "Dispositivo de treinamento definido" in out  # its own prints: the thesis's code ran
+    match = re.search(r"(\d[\d,]*) iterations in (\d+) s: test ([0-9.]+) bits/char", out)
+    assert match and int(match.group(1).replace(",", "")) > 0 and 1 < float(match.group(3)) < 8
+    assert list((tmp_path / "thesis").glob("modelo_*.pth"))  # its checkpoints land in the scratch folder
