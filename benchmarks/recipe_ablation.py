@@ -3,8 +3,8 @@ run on this one machine, and is scored on the whole test split with the project'
 metric, sliding window). Prints the CPU, its bf16 flags, and one table.
 
     python benchmarks/recipe_ablation.py                          # every arm, 150 s each (about 30 minutes)
-    python benchmarks/recipe_ablation.py --budget 600 --arms gpt2-adamw-cosine,qwen3-muon-wsd
-    python benchmarks/recipe_ablation.py --budget 30 --arms gpt2-adamw-cosine --max_chars 20000   # a smoke run
+    python benchmarks/recipe_ablation.py --budget 600 --arms "gpt2-adamw-cosine (round 1);qwen3-muon-wsd, BPE 2048 (cpu.yaml)"
+    python benchmarks/recipe_ablation.py --budget 30 --arms "gpt2-adamw-cosine (round 1)" --max_chars 20000   # a smoke run
 
 Every arm starts from configs/cpu.yaml (the main job) and changes only what its name says. Arms run in fresh
 processes, so none inherits another's threads, caches or compiled kernels. Nothing else should run meanwhile:
@@ -97,14 +97,14 @@ def score_test(model_dir: Path, a) -> float:
 def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", default="150", help="Wall-clock budget of every arm (seconds, or 90s, 10m, 1h)")
-    p.add_argument("--arms", default=None, help="Comma-separated arm names (default: all); see ARMS")
+    p.add_argument("--arms", default=None, help="Arm names separated by semicolons (default: all); see ARMS")
     p.add_argument("--config", default="configs/cpu.yaml", help="The recipe every arm starts from")
     p.add_argument("--dataset_dir", default="data/machado-dataset")
     p.add_argument("--max_chars", type=int, default=0, help="Score only the first N characters of each test text")
     p.add_argument("--output_dir", default="out/ablation")
     p.add_argument("extra", nargs="*", help="Flags passed to every arm after its own (e.g. -- --n_layer 2)")
     a = p.parse_args(argv)
-    names = list(ARMS) if not a.arms else [n.strip() for n in a.arms.split(",")]
+    names = list(ARMS) if not a.arms else [n.strip() for n in a.arms.split(";")]
     unknown = [n for n in names if n not in ARMS]
     if unknown:
         raise SystemExit(f"unknown arm(s) {unknown}: choose among {list(ARMS)}")

@@ -2,9 +2,10 @@
 schedule ends on time (evaluation, saving and the final evaluation included), re-plan if the machine slows down,
 and say so when another process is eating the cores.
 
-A run with `--time_budget 10m` plans once after a short measurement; it re-plans only when its projection drifts
-by more than REPLAN_DRIFT of the budget, so a steady run is reproduced exactly by `--max_steps N` (the plan is
-logged and written to run_config.yaml and the model's metrics).
+A run with `--time_budget 10m` plans after a short measurement and re-plans only when its projection drifts by more
+than REPLAN_DRIFT of the budget. With warmup-stable-decay the learning rate before the cooldown does not depend on
+max_steps, so a run whose re-plans all come before its cooldown is reproduced exactly by `--max_steps N` (the steps
+run are logged and written to run_config.yaml and the model's metrics, with every plan).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from transformers.trainer_callback import ExportableState
 from .optim import OptimizerArguments, replan_schedule
 from .utils import MachadoError
 
-REPLAN_DRIFT = 0.03  # re-plan when the projected end moves by more than 3% of the budget
-MEASURE_STEPS = 10  # steps timed before the first plan (after the first, slower, step)
-RECENT = 20  # steps in the moving window of step times
+REPLAN_DRIFT = 0.05  # re-plan when the projected end moves by more than 5% of the budget
+MEASURE_STEPS = 20  # steps timed before the first plan (after the first, slower, step)
+RECENT = 20  # steps in the moving window of step times; its median is the step time (robust to single spikes)
 CONTENTION = 2.0  # a window this many times slower than the first measurement means the cores are shared
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -56,45 +57,52 @@ class StepClock(TrainerCallback, ExportableState):
         self.first: float | None = None  # median step time of the first measurement
         self.planned: int | None = None
         self.plans: list[dict] = []
-        self.overhead = 0.0  # seconds between steps: evaluation, saving, logging
+        self.event_seconds = 0.0  # step-to-step intervals that held an evaluation or a save, in full
+        self.event_intervals = 0
         self.evals = 0
         self.warned = False
-        self._step_start = self._step_end = None
-        self._prev_step = None
+        self._last_end: float | None = None
+        self._event = False
 
     # ExportableState: the plan is saved in every checkpoint's trainer_state.json, so a resumed run keeps it.
     def state(self) -> dict:
         return {"args": {}, "attributes": {"planned": self.planned, "plans": self.plans}}
 
-    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
-        saved = (state.stateful_callbacks or {}).get(type(self).__name__) if state.global_step else None
-        if saved and saved.get("attributes", {}).get("planned"):
-            self.planned = saved["attributes"]["planned"]
-            self.plans = saved["attributes"].get("plans", [])
-            self.budget = None  # the clock of the interrupted run is gone: finish its plan, as planned
-            state.max_steps = self.planned
-            replan_schedule(lr_scheduler, args, self.opt, self.planned)
+    def resume(self, checkpoint: str, args) -> None:
+        """A run resumed from `checkpoint` finishes the plan saved there: Trainer then sees a fixed max_steps, as if it
+        had been given, and builds the same schedule. The clock of the interrupted run is gone, so no re-planning."""
+        import json
+        from pathlib import Path
+
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+        saved = (state.get("stateful_callbacks") or {}).get(type(self).__name__, {}).get("attributes", {})
+        if saved.get("planned"):
+            self.planned, self.plans, self.budget = saved["planned"], saved.get("plans", []), None
+            args.max_steps = self.planned
             self.log(f"time budget: resuming the planned run of {self.planned:,} steps")
 
-    def on_step_begin(self, args, state, control, **kwargs):
-        now = time.perf_counter()
-        if self._step_end is not None:
-            gap = now - self._step_end
-            if gap > 0:
-                self.overhead += gap
-        self._step_start = now
-
+    # A step's time is the interval between two step ends: data loading, forward, backward, optimizer and logging,
+    # everything a step costs. Intervals that also held an evaluation or a save are kept apart, as their cost.
     def on_evaluate(self, args, state, control, **kwargs):
         self.evals += 1
+        self._event = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self._event = True
 
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
         now = time.perf_counter()
-        if self._step_start is not None and state.global_step > 1:  # the first step builds caches: not typical
-            self.recent.append(now - self._step_start)
-        self._step_end = now
+        if self._last_end is not None and state.global_step > 2:  # the first step builds caches: not typical
+            interval = now - self._last_end
+            if self._event:
+                self.event_seconds += interval
+                self.event_intervals += 1
+            else:
+                self.recent.append(interval)
+        self._last_end, self._event = now, False
         if len(self.recent) < MEASURE_STEPS:
             return
-        step_time = statistics.fmean(self.recent)
+        step_time = statistics.median(self.recent)
         if self.first is None:
             self.first = statistics.median(self.recent)
         elif not self.warned and len(self.recent) == RECENT and step_time > CONTENTION * self.first:
@@ -113,8 +121,9 @@ class StepClock(TrainerCallback, ExportableState):
         # One evaluation: measured from the gaps once one has happened; before that, its forward passes at about
         # a third of a training step's cost per block, plus a few seconds for the samples.
         if self.evals:
-            eval_cost = self.overhead / self.evals
-            per_step_overhead = self.overhead / step
+            extra = max(0.0, self.event_seconds - self.event_intervals * step_time)  # beyond the steps themselves
+            eval_cost = extra / self.evals
+            per_step_overhead = extra / step
         else:
             eval_cost = step_time * self.n_eval_blocks / (3 * batch) + 2.0
             every = args.eval_steps if args.eval_strategy == "steps" and args.eval_steps else math.inf

@@ -25,8 +25,7 @@ import yaml
 
 from .config import ModelArguments, build_model
 from .optim import OptimizerArguments
-from .tokenizer import load_tokenizer
-from .training import prepare
+from .training import dataset_and_tokenizer, prepare
 from .utils import MachadoError, write_json
 
 MODEL_KEYS = {"n_layer", "n_head", "n_embd", "dropout"}
@@ -111,7 +110,7 @@ def hp_search(data, tok, model_args: ModelArguments, opt: OptimizerArguments, ru
     if args.eval_strategy == "no":
         raise MachadoError("hyperparameter search needs evaluations during training (eval_strategy: steps) to prune")
 
-    tokenizer = load_tokenizer(tok.tokenizer_dir)
+    _, tokenizer = dataset_and_tokenizer(data, tok, model_args, args, log)
 
     def model_init(trial):
         """Trainer applies TrainingArguments fields of a trial itself; the architecture and the optimizer's own

@@ -185,6 +185,18 @@ def resolved_config(data, tok, model, opt, run, training: TrainingArguments) -> 
     }
 
 
+def dataset_and_tokenizer(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments,
+                          args: TrainingArguments, log=print):
+    """The dataset and the recipe's tokenizer, each built first when missing (one command per recipe): the same code
+    and output as build_dataset.py and train_tokenizer.py. Under DDP one process builds, the others wait and read."""
+    with args.main_process_first(desc="building the dataset and the tokenizer"):
+        dsd = build_dataset(data, log=log)
+        if not (Path(tok.tokenizer_dir) / "tokenizer.json").is_file():
+            log(f"no tokenizer at {tok.tokenizer_dir}: training it first, as train_tokenizer.py does")
+            train_tokenizer(dsd, tok, model_max_length=model_args.n_positions, log=log)
+        return dsd, load_tokenizer(tok.tokenizer_dir)
+
+
 def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, opt: OptimizerArguments,
             run: RunArguments, args: TrainingArguments, log=print, model_init=None, start_time: float | None = None):
     """Dataset -> tokenizer -> blocks -> Trainer, shared by training and hyperparameter search.
@@ -198,12 +210,8 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
         # A bound the plan never reaches (1,000 steps a second), so that Trainer's epoch loop outlasts the plan;
         # StepClock sets state.max_steps and the schedule after measuring this machine.
         args.max_steps = int(budget * 1000)
-    with args.main_process_first(desc="building the dataset"):  # one process writes data/, the others read it
-        dsd = build_dataset(data, log=log)
-        if not (Path(tok.tokenizer_dir) / "tokenizer.json").is_file():  # one command per recipe
-            log(f"no tokenizer at {tok.tokenizer_dir}: training it first, as train_tokenizer.py does")
-            train_tokenizer(dsd, tok, model_max_length=model_args.n_positions, log=log)
-        tokenizer = load_tokenizer(tok.tokenizer_dir)
+    dsd, tokenizer = dataset_and_tokenizer(data, tok, model_args, args, log)
+    with args.main_process_first(desc="tokenizing"):  # one process writes the cache, the others read it
         tokenized = tokenize_dataset(dsd, tokenizer)
     output_dir = Path(args.output_dir)
     precision = resolve_precision(run, args)
@@ -221,6 +229,11 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     train_set = pack(tokenized["train"]["input_ids"], block)
     eval_set = pack(tokenized["validation"]["input_ids"], block, run.max_eval_blocks)
     test_set = pack(tokenized["test"]["input_ids"], block, run.max_eval_blocks)
+    smallest = min(len(eval_set), len(test_set)) // max(1, args.world_size)
+    if args.dataloader_drop_last and smallest < args.per_device_eval_batch_size:  # Trainer would drop every batch
+        raise MachadoError(f"{smallest} evaluation blocks per process is less than per_device_eval_batch_size "
+                           f"{args.per_device_eval_batch_size} with dataloader_drop_last: raise max_eval_blocks or lower "
+                           f"per_device_eval_batch_size")
     model = None if model_init else build_model(model_args, tokenizer)
     if model is not None:
         log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
@@ -288,8 +301,10 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
         raise MachadoError(f"--resume_from_checkpoint {args.resume_from_checkpoint} cannot be resumed ({problem}): "
                            f"give another checkpoint, or leave the flag out to take the newest complete one")
     resume = args.resume_from_checkpoint or newest_complete_checkpoint(output_dir, log)
+    clock = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepClock))
     if resume:
         log(f"resuming from {resume}")
+        clock.resume(resume, args)
     result = trainer.train(resume_from_checkpoint=resume)
     block = model_args.block_size
     metrics = {k: v for k, v in result.metrics.items()}
@@ -303,7 +318,6 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     metrics["world_size"] = args.world_size
     metrics["global_batch_sequences"] = trainer.tokens_per_step() // block
     metrics["max_steps"] = trainer.state.global_step
-    clock = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepClock))
     if clock.plans:  # what the time budget chose, so that `--max_steps N` reruns it exactly
         metrics["time_budget_plans"] = clock.plans
     config["training"]["max_steps"] = trainer.state.global_step

@@ -41,7 +41,7 @@ def test_data_pipeline_times_every_step(tmp_path):
 def test_recipe_ablation_runs_arms_at_equal_budget_and_prints_one_table(real_dataset, corpus_dir, tmp_path):
     _, dataset_dir = real_dataset
     out = _run("benchmarks/recipe_ablation.py", "--budget", "20", "--arms",
-               "gpt2-adamw-cosine (round 1),qwen3-muon-wsd, BPE 512", "--dataset_dir", str(dataset_dir),
+               "gpt2-adamw-cosine (round 1);qwen3-muon-wsd, BPE 512", "--dataset_dir", str(dataset_dir),
                "--max_chars", "3000", "--output_dir", str(tmp_path / "ablation"), "--", "--corpus_dir", str(corpus_dir),
                "--dataset_dir", str(dataset_dir), "--tokenizer_dir", str(tmp_path / "tok"), "--n_layer", "1",
                "--n_embd", "32", "--n_head", "2", "--tokenizer_kind", "char")

@@ -54,8 +54,8 @@ def test_readme_command_runs_from_nothing(command, comment, corpus_dir, tmp_path
         argv = [str(ROOT / ".venv/bin/accelerate"), *argv[1:]]
     tiny = ["--corpus_dir", str(corpus_dir), "--dataset_dir", str(tmp_path / "dataset"), "--tokenizer_dir",
             str(tmp_path / "tokenizer"), "--output_dir", str(tmp_path / "run"), "--model_dir", str(tmp_path / "model"),
-            "--n_layer", "1", "--n_embd", "32", "--n_head", "2", "--max_steps", "2", "--max_eval_blocks", "4",
-            "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "4", "--sample_max_new_tokens", "4",
+            "--n_layer", "1", "--n_embd", "32", "--n_head", "2", "--max_steps", "2", "--max_eval_blocks", "8",
+            "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "2", "--sample_max_new_tokens", "4",
             "--report_to", "none", "--tokenizer_vocab_size", "300"]
     if "--hp_search" in command:
         tiny += ["--n_trials", "1", "--eval_steps", "1", "--max_steps", "2"]

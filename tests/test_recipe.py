@@ -121,7 +121,11 @@ def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_pat
     assert lrs[-1] < 0.5 * max(lrs)  # the warmup-stable-decay schedule reached its cooldown on time
     assert math.isfinite(metrics["test_bpc"])
 
-    # Started again, the run resumes from its last checkpoint and keeps the saved plan, whatever the clock says now.
+    # Interrupted after its second-to-last checkpoint, the run resumes there and finishes the plan saved in it,
+    # whatever a new clock would say (a 5 s budget), as the uninterrupted run did.
+    import shutil
+
+    shutil.rmtree(sorted((tmp_path / "run").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1])
     again = train_hf.main([*tiny_argv, "--max_steps", "-1", "--time_budget", "5s", "--model_type", "qwen3",
                            "--optimizer", "muon", "--lr_scheduler_type", "warmup_stable_decay", "--eval_steps", "400",
                            "--save_steps", "400"])
