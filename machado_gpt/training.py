@@ -333,6 +333,11 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
             f"{metrics['train_tokens_per_second']:,.0f} tokens/s; {metrics['max_steps']:,} steps in "
             f"{metrics['wall_seconds']:.0f} s; model saved to {run.model_dir}")
         log(f"sample: {metrics['samples'][0]}")
+    if args.world_size > 1:
+        # Every process waits for the main one to write the folder, then leaves the process group together: a
+        # process that exits while gloo's threads still run aborts ("terminate called without an active exception").
+        trainer.accelerator.wait_for_everyone()
+        torch.distributed.destroy_process_group()
     return metrics
 
 
