@@ -118,8 +118,8 @@ class StepClock(TrainerCallback, ExportableState):
         step = state.global_step
         elapsed = time.perf_counter() - self.start
         batch = max(1, args.per_device_train_batch_size * args.gradient_accumulation_steps)
-        # One evaluation: measured from the gaps once one has happened; before that, its forward passes at about
-        # a third of a training step's cost per block, plus a few seconds for the samples.
+        # One evaluation: measured from the intervals that held one, once one has happened; before that, its forward
+        # passes at about a third of a training step's cost per block, plus a few seconds for the samples.
         if self.evals:
             extra = max(0.0, self.event_seconds - self.event_intervals * step_time)  # beyond the steps themselves
             eval_cost = extra / self.evals
