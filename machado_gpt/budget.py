@@ -104,7 +104,7 @@ class StepClock(TrainerCallback, ExportableState):
             return
         step_time = statistics.median(self.recent)
         if self.first is None:
-            self.first = statistics.median(self.recent)
+            self.first = step_time
         elif not self.warned and len(self.recent) == RECENT and step_time > CONTENTION * self.first:
             self.warned = True
             self.log(f"warning: steps take {step_time:.2f} s, {step_time / self.first:.1f}x the {self.first:.2f} s "

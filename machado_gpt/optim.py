@@ -131,14 +131,19 @@ def schedule_kwargs(args: TrainingArguments, opt: OptimizerArguments, num_traini
     return kwargs
 
 
+def build_scheduler(optimizer: torch.optim.Optimizer, args: TrainingArguments, opt: OptimizerArguments,
+                    num_training_steps: int):
+    """The one place the schedule is made: transformers' own, for a run of `num_training_steps`."""
+    return get_scheduler(args.lr_scheduler_type, optimizer=optimizer,
+                         num_warmup_steps=args.get_warmup_steps(num_training_steps), num_training_steps=num_training_steps,
+                         scheduler_specific_kwargs=schedule_kwargs(args, opt, num_training_steps))
+
+
 def learning_rate_lambdas(args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int, n_groups: int):
-    """The per-group lr multipliers (step -> factor) of transformers' own schedule for `num_training_steps`,
-    computed on a throwaway optimizer so that the live one is not touched."""
+    """The per-group lr multipliers (step -> factor) of that schedule, computed on a throwaway optimizer so that the
+    live one is not touched."""
     probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = get_scheduler(args.lr_scheduler_type, optimizer=probe, num_warmup_steps=args.get_warmup_steps(num_training_steps),
-                          num_training_steps=num_training_steps,
-                          scheduler_specific_kwargs=schedule_kwargs(args, opt, num_training_steps))
-    return sched.lr_lambdas * n_groups
+    return build_scheduler(probe, args, opt, num_training_steps).lr_lambdas * n_groups
 
 
 def replan_schedule(scheduler, args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int) -> None:

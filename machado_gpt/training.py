@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from transformers import GenerationConfig, Trainer, TrainerCallback, TrainingArguments, get_scheduler, set_seed
+from transformers import GenerationConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .budget import StepClock
@@ -21,7 +21,7 @@ from .config import ModelArguments, RunArguments, build_model, context_length, h
 from .corpus import DataArguments, build_dataset
 from .data import pack
 from .generation import DEFAULT_SAMPLING
-from .optim import OptimizerArguments, build_optimizer, schedule_kwargs
+from .optim import OptimizerArguments, build_optimizer, build_scheduler
 from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset, train_tokenizer
 from .utils import MachadoError, write_json
 
@@ -87,10 +87,7 @@ class MachadoTrainer(Trainer):
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
-            self.lr_scheduler = get_scheduler(
-                self.args.lr_scheduler_type, optimizer=optimizer or self.optimizer,
-                num_warmup_steps=self.args.get_warmup_steps(num_training_steps), num_training_steps=num_training_steps,
-                scheduler_specific_kwargs=schedule_kwargs(self.args, self.opt_args, num_training_steps))
+            self.lr_scheduler = build_scheduler(optimizer or self.optimizer, self.args, self.opt_args, num_training_steps)
             self._created_lr_scheduler = True
         return self.lr_scheduler
 

@@ -91,6 +91,11 @@ def small_dsd(train_texts, held_out=("Uma frase de validação.",)):
     return DatasetDict({"train": ds(train_texts), "validation": ds(held_out), "test": ds(held_out)})
 
 
+# Flags that train each model family the way its recipe does (qwen3: Muon, warmup-stable-decay).
+FAMILIES = {"gpt2": [], "qwen3": ["--model_type", "qwen3", "--optimizer", "muon", "--lr_scheduler_type",
+                                  "warmup_stable_decay"]}
+
+
 TEXT = "Capitu olhou para mim com os olhos de ressaca. Era uma vez um rei que morava num castelo antigo.\n" * 5
 
 

@@ -8,12 +8,10 @@ import pytest
 import torch
 
 import train_hf
-from tests.conftest import ROOT
+from tests.conftest import FAMILIES, ROOT
 
 pytestmark = pytest.mark.slow
 TF4_PYTHON = ROOT / ".venv-tf4" / "bin" / "python"
-FAMILIES = {"gpt2": [], "qwen3": ["--model_type", "qwen3", "--optimizer", "muon", "--lr_scheduler_type",
-                                  "warmup_stable_decay"]}
 # Inside the window for GPT-2 (learned positions, context 64); past it for the sliding-window family.
 NEW_TOKENS = {"gpt2": 40, "qwen3": 150}
 

@@ -16,13 +16,11 @@ import train_hf
 from machado_gpt.config import build_model, parse_recipe
 from machado_gpt.tokenizer import load_tokenizer
 from machado_gpt.utils import MachadoError
-from tests.conftest import ROOT
+from tests.conftest import FAMILIES, ROOT
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
-FAMILIES = {"gpt2": [], "qwen3": ["--model_type", "qwen3", "--optimizer", "muon", "--lr_scheduler_type",
-                                  "warmup_stable_decay"]}
 FIRST_MATRIX = {"gpt2": "transformer.h.0.attn.c_attn.weight", "qwen3": "model.layers.0.self_attn.q_proj.weight"}
 
 
