@@ -50,9 +50,8 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     for pattern in UPLOAD_PATTERNS:
-        for p in sorted(model_dir.glob(pattern)):
-            if not p.name.endswith(NEVER):
-                shutil.copy2(p, staging / p.name)
+        for p in sorted(model_dir.glob(pattern)):  # pickles and code were refused above
+            shutil.copy2(p, staging / p.name)
     card = folder_card(model_dir, repo_id=repo_id)
     if card is not None:
         (staging / "README.md").write_text(card, encoding="utf-8")

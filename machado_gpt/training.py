@@ -315,7 +315,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     metrics["world_size"] = args.world_size
     metrics["global_batch_sequences"] = trainer.tokens_per_step() // block
     metrics["max_steps"] = trainer.state.global_step
-    if clock.plans:  # what the time budget chose, so that `--max_steps N` reruns it exactly
+    if clock.plans:  # what the time budget chose, beside the steps run (see budget.py on rerunning with max_steps)
         metrics["time_budget_plans"] = clock.plans
     config["training"]["max_steps"] = trainer.state.global_step
     if trainer.is_world_process_zero():
