@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install venv-tf4 data tokenizer train evaluate sample search test test-slow lint clean
+.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean
 
 all: install data tokenizer train evaluate sample
 
@@ -31,6 +31,14 @@ install: .venv/installed
 
 venv-tf4: .venv-tf4/installed
 
+# transformers.js and onnxruntime-web for web/ (pinned by web/package-lock.json). ONNXRUNTIME_NODE_INSTALL=skip:
+# otherwise onnxruntime-node's post-install step tries to download CUDA binaries.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+	touch $@
+
+web-install: web/node_modules/.installed
+
 data: install
 	$(PY) build_dataset.py
 
@@ -46,13 +54,22 @@ evaluate: install
 sample: install
 	$(PY) generate.py --model_dir $(MODEL) --prompt "Capitu" --max_new_tokens 300 --seed 7
 
+export: install   # ONNX for transformers.js, onnxruntime and optimum: $(MODEL)/onnx/
+	$(PY) export_onnx.py $(MODEL)
+
+demo: install     # the Gradio demo on http://127.0.0.1:7860
+	MODEL_DIR=$(MODEL) $(PY) app.py
+
+web: install web-install   # the model in the browser, no server-side generation (after `make export`)
+	$(PY) -m machado_gpt.web $(MODEL)
+
 search: install
 	$(PY) train_hf.py --config configs/search-cpu.yaml --hp_search optuna --n_trials 8
 
 test: install
 	$(PY) -m pytest -q
 
-test-slow: install venv-tf4   # the checks against other clients (a second environment); CI runs them after `make test`
+test-slow: install venv-tf4 web-install   # other clients: transformers 4.57, onnxruntime, Node, Chromium, lm-eval
 	$(PY) -m pytest -q -m slow
 
 lint: install

@@ -62,10 +62,11 @@ def check_model_location(model_dir: str) -> None:
                            f"folder, or a Hub id such as user/machado-gpt while online")
 
 
-def load_model(model_dir: str):
+def load_model(model_dir: str, attn_implementation: str | None = None):
     check_model_location(model_dir)
     # safetensors only, no remote code: loading a folder never runs a pickle or a .py file from it
-    model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False,
+                                                 attn_implementation=attn_implementation)
     model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     return model.eval(), AutoTokenizer.from_pretrained(model_dir)
 
@@ -85,6 +86,22 @@ def read_texts_dir(folder: str) -> list[tuple[str, str, str]]:
         if text.strip():
             out.append((p.parent.name if p.parent != root else "texts", p.stem, text))
     return out
+
+
+def load_dataset_dict(dataset_dir: str):
+    from datasets import load_from_disk
+
+    if not (Path(dataset_dir) / "dataset_dict.json").is_file():
+        raise MachadoError(f"no dataset at {dataset_dir}: build it with `python build_dataset.py`")
+    return load_from_disk(dataset_dir)
+
+
+def read_split(dataset_dir: str, split: str, dsd=None) -> list[tuple[str, str, str]]:
+    """(genre, work, text) for every text of a split of the saved dataset."""
+    dsd = dsd if dsd is not None else load_dataset_dict(dataset_dir)
+    if split not in dsd:
+        raise MachadoError(f"unknown split {split!r}: use one of {', '.join(dsd)}")
+    return [(r["genre"], r["work"], r["text"]) for r in dsd[split]]
 
 
 def score(model, tokenizer, groups: list[str], texts: list[str], stride=None, batch_size=32) -> dict:
@@ -130,8 +147,6 @@ def quality(model, tokenizer, train_text: str, n: int, max_new_tokens: int) -> d
 
 
 def run_evaluation(args: EvalArguments, log=print) -> dict:
-    from datasets import load_from_disk
-
     start = time.perf_counter()
     model, tokenizer = load_model(args.model_dir)
     dsd = None
@@ -139,12 +154,8 @@ def run_evaluation(args: EvalArguments, log=print) -> dict:
         rows = read_texts_dir(args.texts_dir)
         source = args.texts_dir
     else:
-        if not (Path(args.dataset_dir) / "dataset_dict.json").is_file():
-            raise MachadoError(f"no dataset at {args.dataset_dir}: build it with `python build_dataset.py`")
-        dsd = load_from_disk(args.dataset_dir)
-        if args.split not in dsd:
-            raise MachadoError(f"unknown split {args.split!r}: use one of {', '.join(dsd)}")
-        rows = [(r["genre"], r["work"], r["text"]) for r in dsd[args.split]]
+        dsd = load_dataset_dict(args.dataset_dir)
+        rows = read_split(args.dataset_dir, args.split, dsd)
         source = f"{args.dataset_dir}:{args.split}"
     texts = [t[: args.max_chars_per_text] if args.max_chars_per_text else t for _, _, t in rows]
     results = {"model": args.model_dir, "source": source,

@@ -174,13 +174,12 @@ def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArgument
         yield int(next_id)
 
 
-def generate_text(model, tokenizer, prompt: str, args: SamplingArguments, on_text: Callable[[str], None] | None = None,
-                  stop_at_eos: bool = False, compile: bool = False) -> str:
-    """Prompt + continuation as text; `on_text` receives each new piece as soon as it decodes cleanly.
+def stream_text(model, tokenizer, prompt: str, args: SamplingArguments, stop_at_eos: bool = False,
+                compile: bool = False) -> Iterator[str]:
+    """The continuation of `prompt`, piece by piece, as soon as each piece decodes cleanly.
     Tokens are decoded as they come, not the whole text again at every step: a byte-level token can hold half a
     character, so such tokens wait for the rest (both our decoders, Fuse and ByteLevel, decode piecewise exactly)."""
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    pieces: list[str] = []
     pending: list[int] = []
     for token in generate_tokens(model, prompt_ids, args, compile=compile):
         if stop_at_eos and token == tokenizer.eos_token_id:
@@ -188,12 +187,19 @@ def generate_text(model, tokenizer, prompt: str, args: SamplingArguments, on_tex
         pending.append(token)
         piece = tokenizer.decode(pending, skip_special_tokens=True)
         if not piece.endswith("\ufffd"):
-            pieces.append(piece)
             pending.clear()
-            if on_text and piece:
-                on_text(piece)
+            if piece:
+                yield piece
     if pending:
-        pieces.append(tokenizer.decode(pending, skip_special_tokens=True))
+        yield tokenizer.decode(pending, skip_special_tokens=True)
+
+
+def generate_text(model, tokenizer, prompt: str, args: SamplingArguments, on_text: Callable[[str], None] | None = None,
+                  stop_at_eos: bool = False, compile: bool = False) -> str:
+    """Prompt + continuation as text; `on_text` receives each new piece as it is written."""
+    pieces = []
+    for piece in stream_text(model, tokenizer, prompt, args, stop_at_eos=stop_at_eos, compile=compile):
+        pieces.append(piece)
         if on_text:
-            on_text(pieces[-1])
+            on_text(piece)
     return prompt + "".join(pieces)

@@ -14,7 +14,7 @@ from .utils import MachadoError
 # What a user needs, and nothing else: no training_args.bin or other pickles, no optimizer states, no checkpoints.
 UPLOAD_PATTERNS = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                    "tokenizer_config.json", "special_tokens_map.json", "README.md", "metrics.json", "run_config.yaml",
-                   "eval_*.json", "eval_*.png")
+                   "eval_*.json", "eval_*.png", "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json")
 NEVER = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
@@ -27,10 +27,14 @@ class HubArguments:
     dataset_dir: str = field(default="data/machado-dataset", metadata={"help": "The saved dataset pushed by --dataset"})
     dry_run: bool = field(default=False, metadata={"help": "Stage and check the upload locally; upload nothing"})
     staging_dir: str = field(default="out/hub-staging", metadata={"help": "Where the upload is staged"})
+    space: str | None = field(default=None, metadata={
+        "help": "Also stage (and push) the Gradio demo as this Space, user/name, running the model of --repo_id"})
 
     def __post_init__(self):
         if not self.repo_id or self.repo_id.count("/") != 1:
             raise MachadoError(f"--repo_id must be user/name (got {self.repo_id!r}): e.g. --repo_id joao/machado-gpt")
+        if self.space is not None and self.space.count("/") != 1:
+            raise MachadoError(f"--space must be user/name (got {self.space!r}): e.g. --space joao/sonhos-machadianos")
 
 
 def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]:
@@ -51,11 +55,43 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
     staging.mkdir(parents=True)
     for pattern in UPLOAD_PATTERNS:
         for p in sorted(model_dir.glob(pattern)):  # pickles and code were refused above
-            shutil.copy2(p, staging / p.name)
+            (staging / p.relative_to(model_dir)).parent.mkdir(exist_ok=True)  # onnx/, when export_onnx.py ran
+            shutil.copy2(p, staging / p.relative_to(model_dir))
     card = folder_card(model_dir, repo_id=repo_id)
     if card is not None:
         (staging / "README.md").write_text(card, encoding="utf-8")
-    return [(p.name, p.stat().st_size) for p in sorted(staging.iterdir())]
+    return [(str(p.relative_to(staging)), p.stat().st_size) for p in sorted(staging.rglob("*")) if p.is_file()]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the Space installs (the SDK brings gradio itself, at the version of the front matter).
+SPACE_REQUIREMENTS = ["torch>=2.9", "transformers>=5.0", "tokenizers>=0.21", "safetensors>=0.4", "huggingface_hub>=0.30",
+                      "datasets>=3.0", "evaluate>=0.4", "matplotlib>=3.8", "pyyaml>=6.0"]
+
+
+def stage_space(staging: Path, space_id: str, model_id: str) -> list[tuple[str, int]]:
+    """app.py, the package it is thin over, the Space's requirements, and a README whose front matter makes it a
+    Gradio Space and names the model it runs (`models:`, which app.py reads)."""
+    import gradio
+
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "machado_gpt" / "metrics").mkdir(parents=True)
+    shutil.copy2(ROOT / "app.py", staging / "app.py")
+    for p in [*(ROOT / "machado_gpt").glob("*.py"), *(ROOT / "machado_gpt" / "metrics").glob("*.py")]:
+        shutil.copy2(p, staging / p.relative_to(ROOT))
+    (staging / "requirements.txt").write_text("\n".join(SPACE_REQUIREMENTS) + "\n", encoding="utf-8")
+    front = {"title": "Sonhos machadianos", "emoji": "📜", "colorFrom": "yellow", "colorTo": "gray", "sdk": "gradio",
+             "sdk_version": gradio.__version__, "app_file": "app.py", "models": [model_id], "license": "mit",
+             "short_description": "A small GPT trained on Machado de Assis, and a look inside it"}
+    import yaml
+
+    (staging / "README.md").write_text(
+        f"---\n{yaml.safe_dump(front, allow_unicode=True, sort_keys=False)}---\n\n# Sonhos machadianos\n\n"
+        f"Escreva com um pequeno GPT treinado na obra de Machado de Assis ([{model_id}](https://huggingface.co/"
+        f"{model_id})) e veja por dentro como ele decide a próxima palavra.\n\nWrite with a small GPT trained on "
+        f"the works of Machado de Assis, and look inside it. Code: machado-gpt (`app.py`).\n", encoding="utf-8")
+    return [(str(p.relative_to(staging)), p.stat().st_size) for p in sorted(staging.rglob("*")) if p.is_file()]
 
 
 def check_staged(staging: Path) -> dict:
@@ -71,7 +107,7 @@ def check_staged(staging: Path) -> dict:
     model = AutoModelForCausalLM.from_pretrained(staging)
     tokenizer = AutoTokenizer.from_pretrained(staging)
     text = pipeline("text-generation", model=str(staging))("Capitu")[0]["generated_text"]
-    pickles = [p.name for p in staging.iterdir() if p.name.endswith(NEVER)]
+    pickles = [p.name for p in staging.rglob("*") if p.name.endswith(NEVER)]
     if pickles:
         raise MachadoError(f"staged files include pickles {pickles}: they must never be uploaded")
     return {"parameters": model.num_parameters(), "vocab_size": len(tokenizer), "sample": text}
@@ -100,6 +136,12 @@ def push(args: HubArguments, log=print) -> dict:
     log(f"staged {len(files)} files in {staging}; loads with AutoModelForCausalLM, AutoTokenizer and pipeline "
         f"({checks['parameters']:,} parameters)")
     result = {"staging": str(staging), "files": files, **checks}
+    if args.space:
+        space_staging = Path(args.staging_dir) / ("space--" + args.space.replace("/", "--"))
+        result["space_staging"] = str(space_staging)
+        result["space_files"] = stage_space(space_staging, args.space, args.repo_id)
+        log(f"staged the Space {args.space} in {space_staging}: its app.py runs {args.repo_id} (offline, run it on a "
+            f"local folder with MODEL_DIR=<model folder> python app.py)")
     if args.dry_run:
         return result
 
@@ -110,6 +152,13 @@ def push(args: HubArguments, log=print) -> dict:
     upload_folder(repo_id=args.repo_id, folder_path=str(staging), commit_message="Upload machado-gpt", token=token)
     log(f"uploaded to {url}")
     result["url"] = str(url)
+    if args.space:
+        space_url = create_repo(args.space, repo_type="space", space_sdk="gradio", private=args.private, exist_ok=True,
+                                token=token)
+        upload_folder(repo_id=args.space, repo_type="space", folder_path=result["space_staging"], token=token,
+                      commit_message="Upload the machado-gpt demo")
+        log(f"Space uploaded to {space_url}")
+        result["space_url"] = str(space_url)
     if args.dataset:
         result["dataset_url"] = push_dataset(args.dataset_dir, args.dataset, args.private, token, log)
     return result

@@ -1,8 +1,11 @@
-"""The published folder in another client: transformers 4.57 in its own virtual environment (`make venv-tf4`).
-Slow (a second environment): `.ci/run` runs it after the main suite, with `pytest -m slow`."""
+"""The published folder in other clients: transformers 4.57 in its own virtual environment (`make venv-tf4`),
+onnxruntime on the ONNX export, transformers.js in Node and in a real headless Chromium, and lm-evaluation-harness.
+Slow (a second environment, exports, a browser): `.ci/run` runs them after the main suite, with `pytest -m slow`."""
 
 import json
+import math
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -37,15 +40,23 @@ def run_client(python, folder, n) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
-def test_transformers_4_loads_the_folder_and_continues_it_greedily_as_5_does(tiny_argv, tmp_path, family):
+@pytest.fixture(scope="module", params=list(FAMILIES))
+def trained(request, real_dataset, char_tokenizer_dir, corpus_dir, tmp_path_factory):
+    """(family, model folder, run folder): the tiny recipe trained for 150 steps, once per family for this module."""
+    family = request.param
+    out = tmp_path_factory.mktemp(f"client-{family}")
+    torch.manual_seed(0)
+    train_hf.main(["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir",
+                   str(real_dataset[1]), "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(out / "run"),
+                   "--model_dir", str(out / "model"), *FAMILIES[family], "--max_steps", "150", "--eval_strategy", "no",
+                   "--save_steps", "75"])
+    return family, out / "model", out / "run"
+
+
+def test_transformers_4_loads_the_folder_and_continues_it_greedily_as_5_does(trained):
     if not TF4_PYTHON.is_file():
         pytest.fail(f"no transformers 4.x environment at {TF4_PYTHON}: run `make venv-tf4` (CI does)")
-    import sys
-
-    torch.manual_seed(0)
-    train_hf.main([*tiny_argv, *FAMILIES[family], "--max_steps", "60", "--eval_strategy", "no", "--save_steps", "30"])
-    folder = tmp_path / "model"
+    family, folder, run = trained
     five = run_client(sys.executable, folder, NEW_TOKENS[family])
     four = run_client(TF4_PYTHON, folder, NEW_TOKENS[family])
     assert five["version"].startswith("5.") and four["version"].startswith("4.57")
@@ -53,5 +64,107 @@ def test_transformers_4_loads_the_folder_and_continues_it_greedily_as_5_does(tin
     assert len(four["ids"]) == len(five["ids"]) > NEW_TOKENS[family]
     assert four["ids"] == five["ids"] and four["text"] == five["text"]
     # The last checkpoint's tokenizer is portable too: every save goes through the same fix.
-    checkpoint = sorted((tmp_path / "run").glob("checkpoint-*"))[-1]
+    checkpoint = sorted(run.glob("checkpoint-*"))[-1]
     assert json.loads((checkpoint / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    """The trained folder exported by `export_onnx.py`, its report checked against PyTorch past the window."""
+    import export_onnx
+
+    family, folder, _ = trained
+    return family, folder, export_onnx.main([str(folder), "--check_tokens", str(NEW_TOKENS[family])])
+
+
+def test_onnx_export_has_the_transformers_js_layout_and_matches_pytorch(exported, tmp_path):
+    import onnx
+
+    import push_to_hub
+    from machado_gpt.onnx_export import INT8, OnnxLM
+
+    family, folder, report = exported
+    assert report["model_type"] == family and report["new_tokens"] == NEW_TOKENS[family]
+    assert report["model.onnx"]["max_abs_logit_diff"] <= 1e-4 and report["model.onnx"]["greedy_equal"]
+    assert report[INT8]["bytes"] < report["model.onnx"]["bytes"]
+    graph = onnx.load(folder / "onnx" / "model.onnx").graph
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in [*graph.input, *graph.output]}
+    n_layer = 2
+    assert [v.name for v in graph.input] == ["input_ids", "attention_mask", "position_ids"] + [
+        f"past_key_values.{i}.{k}" for i in range(n_layer) for k in ("key", "value")]
+    assert [v.name for v in graph.output] == ["logits"] + [f"present.{i}.{k}" for i in range(n_layer) for k in ("key", "value")]
+    assert dims["input_ids"] == ["batch_size", "sequence_length"]
+    assert dims["past_key_values.0.key"][0] == "batch_size" and dims["past_key_values.0.key"][2] == "past_sequence_length"
+    assert dims["logits"][:2] == ["batch_size", "sequence_length"]
+    assert dims["present.1.value"][0] == "batch_size" and "past_sequence_length" in dims["present.1.value"][2]
+    # The Hub staging carries onnx/, and the staged file decodes as the folder's does.
+    staged = push_to_hub.main([str(folder), "--repo_id", "u/m", "--dry_run", "--staging_dir", str(tmp_path)])
+    names = [name for name, _ in staged["files"]]
+    assert {"onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json"} <= set(names)
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    prompt = tokenizer("Capitu", add_special_tokens=False)["input_ids"]
+    greedy = OnnxLM(tmp_path / "u--m" / "onnx" / "model.onnx", config).greedy(prompt, NEW_TOKENS[family])
+    assert tokenizer.decode(greedy) == report["torch_greedy"]
+
+
+def test_node_generate_mjs_writes_pytorch_greedy_text(exported):
+    family, folder, report = exported
+    proc = subprocess.run(["node", str(ROOT / "web/generate.mjs"), str(folder), "Capitu", str(NEW_TOKENS[family]), "0",
+                           "fp32"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "Capitu" + report["torch_greedy"]
+    assert f"{NEW_TOKENS[family]} tokens in" in proc.stderr
+    bad = subprocess.run(["node", str(ROOT / "web/generate.mjs"), str(folder / "nothing")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "export_onnx.py" in bad.stderr
+
+
+def test_browser_page_streams_the_models_greedy_text(exported):
+    """Debian's Chromium, driven by Playwright. With onnx/model.onnx the page's greedy text is PyTorch's; with the
+    int8 onnx/model_quantized.onnx (the page's default) it is onnxruntime's for that file, which follows PyTorch's
+    until int8 rounding flips a near tie (export.json says after how many tokens)."""
+    from machado_gpt.web import browser_generate
+
+    family, folder, report = exported
+    for dtype, expected in (("fp32", report["torch_greedy"]), ("q8", report["model_quantized.onnx"]["greedy_text"])):
+        shot = ROOT / "out" / f"web-{family}-{dtype}.png"
+        result = browser_generate(folder, "Capitu", NEW_TOKENS[family], temperature=0, dtype=dtype, screenshot=shot)
+        assert result["text"] == "Capitu" + expected, dtype
+        assert result["updates"] > 10  # streamed as it was written, not set once at the end
+        assert result["tokens"] == NEW_TOKENS[family] and "Concluído" in result["status"]
+        assert shot.stat().st_size > 10_000
+    assert report["model_quantized.onnx"]["greedy_tokens_equal"] >= 5  # int8 starts as PyTorch does
+
+
+def test_lm_eval_bits_per_byte_agrees_with_our_bits_per_char(trained, real_dataset, tmp_path):
+    """`lm_eval --model hf ... --tasks machado --include_path configs/lm_eval` (the real CLI, offline) on a folder
+    of test-split texts, against our metric with lm-eval's windows (disjoint: stride = context - 1)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from machado_gpt.evaluation import score
+
+    family, folder, _ = trained
+    dsd, _ = real_dataset
+    texts_dir = tmp_path / "texts"
+    texts_dir.mkdir()
+    texts = [row["text"][:4000] for row in dsd["test"].select(range(4))]
+    for i, text in enumerate(texts):
+        (texts_dir / f"t{i}.txt").write_text(text, encoding="utf-8")
+    proc = subprocess.run([str(ROOT / ".venv/bin/lm_eval"), "--model", "hf", "--model_args", f"pretrained={folder}",
+                           "--tasks", "machado", "--include_path", str(ROOT / "configs/lm_eval"), "--device", "cpu",
+                           "--metadata", json.dumps({"texts_dir": str(texts_dir)}), "--output_path", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]["machado"]
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    ours = score(model, AutoTokenizer.from_pretrained(folder), ["t"] * len(texts), texts,
+                 stride=model.config.max_position_embeddings - 1)
+    n_bytes, n_chars = sum(len(t.encode()) for t in texts), sum(len(t) for t in texts)
+    assert n_bytes > n_chars  # Portuguese: accents take two bytes in UTF-8
+    converted = results["bits_per_byte,none"] * n_bytes / n_chars
+    assert converted == pytest.approx(ours["bits_per_char"], rel=0.01)
+    assert results["byte_perplexity,none"] == pytest.approx(2 ** results["bits_per_byte,none"], rel=1e-6)
+    assert math.isfinite(results["word_perplexity,none"]) and results["word_perplexity,none"] > 1

@@ -46,7 +46,9 @@ class BitsPerChar(evaluate.Metric):
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_id)
         model.eval()
         window = model.config.max_position_embeddings  # the trained context, for GPT-2 (n_positions) and qwen3 alike
-        stride = stride or window // 2
+        # A window's first position is context only, so a stride of window - 1 scores every token once (the
+        # disjoint windows of lm-eval's loglikelihood_rolling); a longer one would skip tokens.
+        stride = min(stride or window // 2, window - 1)
         start = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
 
         # Cut every text into windows; each window scores only the tokens no earlier window scored.

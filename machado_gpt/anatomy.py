@@ -1,0 +1,63 @@
+"""A look inside the model for one short prompt ("Anatomia do GPT"): the next-token distribution at every position,
+the attention weights of one layer and head, and the logit lens (each layer's residual stream read through the
+final norm and the head). Works for both families; the numbers are what the demo draws."""
+
+from __future__ import annotations
+
+import torch
+
+from .config import context_length
+from .utils import MachadoError
+
+
+def final_norm(model) -> torch.nn.Module:
+    """The norm before the head: GPT-2's ln_f, Qwen3's norm."""
+    base = model.base_model
+    norm = getattr(base, "ln_f", None) or getattr(base, "norm", None)
+    if norm is None:
+        raise MachadoError(f"no final norm found in {type(model).__name__}: the logit lens knows GPT-2 and Qwen3")
+    return norm
+
+
+def token_texts(tokenizer, ids: list[int]) -> list[str]:
+    """Each token as the text it stands for (byte-level tokens decoded one by one; a half character shows as �)."""
+    return [tokenizer.decode([i]) for i in ids]
+
+
+@torch.inference_mode()
+def anatomy(model, tokenizer, prompt: str, layer: int = 0, head: int = 0, position: int = -1, top_n: int = 5) -> dict:
+    """Everything the Anatomia tab shows, as plain lists. `position` picks the token whose next-token probability
+    the logit lens follows (negative counts from the end); its actual next token is the prompt's next one."""
+    config = model.config
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    limit = context_length(config)
+    if not prompt.strip() or not ids:
+        raise MachadoError("the prompt is empty: write a few words")
+    if len(ids) > limit:
+        raise MachadoError(f"the prompt has {len(ids)} tokens; the model sees at most {limit}: shorten it")
+    n_layer, n_head = config.num_hidden_layers, config.num_attention_heads
+    if not (0 <= layer < n_layer and 0 <= head < n_head):
+        raise MachadoError(f"layer {layer} / head {head} out of range: the model has {n_layer} layers of {n_head} heads")
+    if len(ids) < 2:
+        raise MachadoError("the prompt has one token: the logit lens needs a next token, write at least two")
+    position = position if position >= 0 else len(ids) - 1 + position  # the last position with a next token
+    if not 0 <= position < len(ids) - 1:
+        raise MachadoError(f"position {position} has no next token in the prompt: pick 0 to {len(ids) - 2}")
+    out = model(input_ids=torch.tensor([ids], device=model.device), output_attentions=True, output_hidden_states=True)
+    probs = torch.softmax(out.logits[0].float(), dim=-1)  # (T, V)
+    top = probs.topk(min(top_n, probs.shape[-1]), dim=-1)
+    head_norm, lm_head = final_norm(model), model.get_output_embeddings()
+    target = ids[position + 1]
+    # hidden_states[0] is the embeddings, [k] the residual stream after layer k; after the last layer the model's
+    # own logits are the reading (its final norm is already applied there).
+    lens = [float(torch.softmax(lm_head(head_norm(h[0, position])).float(), -1)[target])
+            for h in out.hidden_states[:n_layer]] + [float(probs[position, target])]
+    texts = token_texts(tokenizer, ids)
+    return {
+        "tokens": texts,
+        "top": [[[tokenizer.decode([int(i)]), float(p)] for i, p in zip(row_i, row_p)]
+                for row_i, row_p in zip(top.indices.tolist(), top.values.tolist())],
+        "attention": out.attentions[layer][0, head].float().tolist(),  # (T, T): row = query, column = key
+        "layer": layer, "head": head, "position": position, "next_token": texts[position + 1],
+        "lens": lens,  # probability of the actual next token after the embeddings and after each layer
+    }

@@ -1,0 +1,228 @@
+"""The Gradio demo, "Sonhos machadianos": Escrever (streaming long-form text through generate_tokens, so it runs
+past the context window for both families) and Anatomia (next-token bars, an attention heatmap, the logit lens).
+Portuguese first, English for browsers that ask for it (gr.I18n)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from .anatomy import anatomy
+from .config import context_length
+from .generation import SamplingArguments, stream_text
+from .utils import MachadoError
+
+MAX_NEW_TOKENS = 2000  # one request's cap: a long text must not hold the queue for minutes
+MAX_PROMPT_CHARS = 2000
+GENERATION_CONCURRENCY = 1  # two CPU cores: one generation at a time, the rest wait in the queue
+EXAMPLES = ["Capitu", "Era uma vez", "Ao verme que primeiro roeu as frias carnes", "— Que é isso? perguntou"]
+
+TEXTS = {
+    "pt": {
+        "title": "Sonhos machadianos",
+        "intro": "Um pequeno GPT treinado do zero com a obra completa de Machado de Assis. Em **Escrever**, ele "
+                 "continua o seu texto, uma peça (token) por vez. Em **Anatomia**, veja o que acontece lá dentro.",
+        "write": "Escrever", "anatomy": "Anatomia", "prompt": "Texto inicial", "text": "Texto",
+        "length": "Comprimento (tokens)", "temperature": "Temperatura (0 = sempre o mais provável)",
+        "top_k": "top-k (0 = desligado)", "top_p": "top-p (1 = desligado)", "seed": "Semente (mesma semente, "
+        "mesmo texto; -1 = aleatória)", "stop": "Parar", "examples": "Exemplos",
+        "short_prompt": "Texto curto (cabe na janela do modelo)", "layer": "Camada", "head": "Cabeça de atenção",
+        "position": "Posição para a lente (-1 = penúltima)", "look": "Olhar por dentro", "numbers": "Os números",
+        "top_help": "**(a) Próximas peças.** Para cada posição do texto, as peças que o modelo acha mais prováveis "
+                    "em seguida, com a probabilidade de cada uma (barras). A peça que de fato vem depois está em "
+                    "vermelho.",
+        "attention_help": "**(b) Atenção.** Cada linha é uma posição que está lendo; cada coluna, uma posição "
+                          "anterior. Quanto mais escura a célula, mais aquela cabeça olha para aquela peça ao "
+                          "decidir o que vem depois. Uma peça nunca olha para o futuro: acima da diagonal é vazio.",
+        "lens_help": "**(c) Lente de logits.** O texto passa por uma camada depois da outra. Em cada etapa, lemos o "
+                     "estado interno como se fosse a saída final (norma final e cabeça de saída) e medimos a "
+                     "probabilidade da peça que de fato vem a seguir. Assim se vê em que camada o modelo 'decide'.",
+    },
+    "en": {
+        "title": "Machadian dreams",
+        "intro": "A small GPT trained from scratch on the complete works of Machado de Assis. In **Write**, it "
+                 "continues your text one piece (token) at a time. In **Anatomy**, see what happens inside.",
+        "write": "Write", "anatomy": "Anatomy", "prompt": "Prompt", "text": "Text", "length": "Length (tokens)",
+        "temperature": "Temperature (0 = always the most likely)", "top_k": "top-k (0 = off)",
+        "top_p": "top-p (1 = off)", "seed": "Seed (same seed, same text; -1 = random)", "stop": "Stop",
+        "examples": "Examples", "short_prompt": "Short text (fits the model's window)", "layer": "Layer",
+        "head": "Attention head", "position": "Position for the lens (-1 = second to last)", "look": "Look inside",
+        "numbers": "The numbers",
+        "top_help": "**(a) Next pieces.** At each position, the pieces the model finds most likely to come next, "
+                    "with their probabilities (bars). The piece that actually comes next is in red.",
+        "attention_help": "**(b) Attention.** Each row is a position that is reading; each column an earlier "
+                          "position. The darker the cell, the more this head looks at that piece when deciding what "
+                          "comes next. A piece never looks ahead: above the diagonal is empty.",
+        "lens_help": "**(c) Logit lens.** The text goes through one layer after another. After each, we read the "
+                     "internal state as if it were the final output (final norm and output head) and measure the "
+                     "probability of the piece that actually comes next: you see in which layer the model 'decides'.",
+    },
+}
+I18N = gr.I18n(**{lang: texts for lang, texts in TEXTS.items()})
+_ = I18N
+
+
+def _user_error(e: Exception) -> gr.Error:
+    """A message in the interface (a toast), never a traceback."""
+    return gr.Error(str(e), print_exception=False)
+
+
+def sampling_from(max_new_tokens, temperature, top_k, top_p, seed) -> SamplingArguments:
+    if int(max_new_tokens) > MAX_NEW_TOKENS:
+        raise MachadoError(f"length {int(max_new_tokens)} is over this demo's cap of {MAX_NEW_TOKENS} tokens")
+    return SamplingArguments(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_k=int(top_k),
+                             top_p=float(top_p), seed=None if seed is None or int(seed) < 0 else int(seed))
+
+
+def write_fn(model, tokenizer):
+    def write(prompt, max_new_tokens, temperature, top_k, top_p, seed):
+        """Streams prompt + continuation; each update is the whole text so far."""
+        try:
+            if not prompt or not prompt.strip():
+                raise MachadoError("the prompt is empty: write a few words, e.g. Capitu")
+            if len(prompt) > MAX_PROMPT_CHARS:
+                raise MachadoError(f"the prompt has {len(prompt)} characters; this demo takes up to {MAX_PROMPT_CHARS}")
+            args = sampling_from(max_new_tokens, temperature, top_k, top_p, seed)
+        except MachadoError as e:
+            raise _user_error(e) from None
+        text = prompt
+        for piece in stream_text(model, tokenizer, prompt, args):
+            text += piece
+            yield text
+
+    return write
+
+
+def figures(data: dict):
+    """(a) next-token bars per position, (b) the attention heatmap, (c) the logit lens, as matplotlib figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tokens, n = data["tokens"], len(data["tokens"])
+    cols = min(4, n)
+    rows = -(-n // cols)
+    bars, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.9 * rows), squeeze=False)
+    for t, ax in enumerate(axes.flat):
+        if t >= n:
+            ax.axis("off")
+            continue
+        labels = [repr(tok)[1:-1] or "·" for tok, _ in data["top"][t]][::-1]
+        values = [p for _, p in data["top"][t]][::-1]
+        actual = tokens[t + 1] if t + 1 < n else None
+        colors = ["#c0392b" if tok == actual else "#4a6fa5" for tok, _ in data["top"][t]][::-1]
+        ax.barh(labels, values, color=colors)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{t}: {tokens[t]!r}", fontsize=9)
+        ax.tick_params(labelsize=8)
+    bars.tight_layout()
+
+    heat, ax = plt.subplots(figsize=(1 + 0.35 * n, 1 + 0.35 * n))
+    ax.imshow(data["attention"], cmap="Blues", vmin=0, vmax=1)
+    names = [repr(tok)[1:-1] for tok in tokens]
+    ax.set_xticks(range(n), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
+    ax.set_title(f"layer {data['layer']}, head {data['head']}", fontsize=10)
+    heat.tight_layout()
+
+    lens, ax = plt.subplots(figsize=(6, 3))
+    steps = ["emb"] + [str(i + 1) for i in range(len(data["lens"]) - 1)]
+    ax.plot(steps, data["lens"], marker="o", color="#4a6fa5")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("p(next)")
+    ax.set_title(f"{data['position']}: {tokens[data['position']]!r} -> {data['next_token']!r}", fontsize=10)
+    lens.tight_layout()
+    for fig in (bars, heat, lens):
+        plt.close(fig)
+    return bars, heat, lens
+
+
+def anatomy_fn(model, tokenizer):
+    def look(prompt, layer, head, position):
+        try:
+            data = anatomy(model, tokenizer, prompt or "", int(layer), int(head), int(position))
+        except MachadoError as e:
+            raise _user_error(e) from None
+        return (*figures(data), data)
+
+    return look
+
+
+def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
+    config = model.config
+    window = context_length(config)
+    with gr.Blocks(title="machado-gpt") as demo:
+        gr.Markdown(_("intro"))
+        gr.Markdown(f"`{model_name}`: {config.model_type}, {config.num_hidden_layers} × {config.hidden_size}, "
+                    f"{model.num_parameters():,} parameters, window {window} tokens")
+        with gr.Tab(_("write"), id="escrever"):
+            prompt = gr.Textbox(label=_("prompt"), value="Capitu", lines=2, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
+            with gr.Row():
+                length = gr.Slider(1, MAX_NEW_TOKENS, value=300, step=1, label=_("length"))
+                temperature = gr.Slider(0, 2, value=0.7, step=0.05, label=_("temperature"))
+            with gr.Row():
+                top_k = gr.Slider(0, 200, value=50, step=1, label=_("top_k"))
+                top_p = gr.Slider(0.05, 1, value=0.95, step=0.01, label=_("top_p"))
+                seed = gr.Number(value=7, precision=0, label=_("seed"))
+            with gr.Row():
+                go = gr.Button(_("write"), variant="primary", elem_id="escrever-botao")
+                stop = gr.Button(_("stop"), elem_id="parar")
+            text = gr.Textbox(label=_("text"), lines=14, elem_id="texto")
+            gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label=_("examples"))
+            event = go.click(write_fn(model, tokenizer), [prompt, length, temperature, top_k, top_p, seed], text,
+                             api_name="escrever", concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model")
+            stop.click(None, cancels=[event])
+        with gr.Tab(_("anatomy"), id="anatomia"):
+            short = gr.Textbox(label=_("short_prompt"), value="Capitu olhou para mim", max_length=MAX_PROMPT_CHARS,
+                               elem_id="curto")
+            with gr.Row():
+                layer = gr.Slider(0, config.num_hidden_layers - 1, value=0, step=1, label=_("layer"))
+                head = gr.Slider(0, config.num_attention_heads - 1, value=0, step=1, label=_("head"))
+                position = gr.Number(value=-1, precision=0, label=_("position"))
+            look = gr.Button(_("look"), variant="primary", elem_id="anatomia-botao")
+            gr.Markdown(_("top_help"))
+            bars = gr.Plot(elem_id="barras")
+            gr.Markdown(_("attention_help"))
+            heat = gr.Plot(elem_id="atencao")
+            gr.Markdown(_("lens_help"))
+            lens = gr.Plot(elem_id="lente")
+            with gr.Accordion(_("numbers"), open=False):
+                numbers = gr.JSON()
+            look.click(anatomy_fn(model, tokenizer), [short, layer, head, position], [bars, heat, lens, numbers],
+                       api_name="anatomia", concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model")
+    demo.queue(max_size=32)
+    return demo
+
+
+def space_model_reference(folder: Path) -> str | None:
+    """In a Space, the model named by the README's front matter (`models:`), which push_to_hub.py --space writes."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return None
+    import yaml
+
+    meta = yaml.safe_load(text.split("---\n", 2)[1]) or {}
+    models = meta.get("models") if meta.get("sdk") == "gradio" else None
+    return models[0] if models else None
+
+
+def model_reference(app_dir: Path) -> str:
+    """MODEL_DIR if set, else the Space's model, else the folder `make all` writes."""
+    return os.environ.get("MODEL_DIR") or space_model_reference(app_dir) or "machado-gpt"
+
+
+def launch(app_dir: Path, port: int | None = None) -> None:
+    from .evaluation import load_model
+
+    reference = model_reference(app_dir)
+    # eager attention: the Anatomia tab reads the attention weights, which SDPA does not return
+    model, tokenizer = load_model(reference, attn_implementation="eager")
+    demo = build_demo(model, tokenizer, reference)
+    port = port or int(os.environ.get("GRADIO_SERVER_PORT", 7860))
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), server_port=port, i18n=I18N)

@@ -1,0 +1,217 @@
+"""ONNX export of a model folder, in the layout that transformers.js and optimum read, checked by onnxruntime.
+
+`onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (dynamic int8 weights) take `input_ids`, `attention_mask`,
+`position_ids` and `past_key_values.{i}.key/value`, and return `logits` and `present.{i}.key/value`; the dynamic
+axes are `batch_size`, `sequence_length`, `past_sequence_length` (and `total_sequence_length` for the mask).
+The export goes through `torch.onnx.export(..., dynamo=True)`: optimum-onnx does not support transformers 5.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, DynamicCache
+
+from .config import context_length, has_sliding_window
+from .generation import _cache_keyword
+from .utils import MachadoError, write_json
+
+ONNX_DIR = "onnx"
+FP32, INT8 = "model.onnx", "model_quantized.onnx"
+
+
+@dataclass
+class ExportArguments:
+    model_dir: str = field(default="machado-gpt", metadata={"help": "Model folder written by train_hf.py"})
+    quantize: bool = field(default=True, metadata={"help": "Also write the int8 onnx/model_quantized.onnx"})
+    check_tokens: int = field(default=64, metadata={"help": "Greedy tokens compared with PyTorch after export; 0 skips"})
+
+
+class WithPast(torch.nn.Module):
+    """The model with its cache as flat tensors in and out, as transformers.js feeds it: each step sends the
+    previous step's `present` back as `past_key_values`. The cache is a full DynamicCache (no cropping): a
+    sliding-window model masks what lies beyond its window, so the cache just grows, as the attention mask does."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.n_layer = model.config.num_hidden_layers
+        self.cache_kw = _cache_keyword(type(model))
+
+    def forward(self, input_ids, attention_mask, position_ids, past: list[torch.Tensor]):
+        cache = DynamicCache(ddp_cache_data=[(past[2 * i], past[2 * i + 1]) for i in range(self.n_layer)])
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         use_cache=True, **{self.cache_kw: cache})
+        present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
+        return (out.logits, *present)
+
+
+def kv_shape(config) -> tuple[int, int]:
+    """(key/value heads, head size) for either family."""
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    return heads, getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def io_names(n_layer: int) -> tuple[list[str], list[str]]:
+    cache = [(i, k) for i in range(n_layer) for k in ("key", "value")]
+    return (["input_ids", "attention_mask", "position_ids"] + [f"past_key_values.{i}.{k}" for i, k in cache],
+            ["logits"] + [f"present.{i}.{k}" for i, k in cache])
+
+
+def export(model, path: Path) -> None:
+    """torch.onnx.export with dynamo; example shapes have a non-empty past, so no axis is specialised to 0 or 1
+    (an empty past, as on a first step, runs fine: tested)."""
+    config = model.config
+    heads, head_dim = kv_shape(config)
+    batch, seq, past_len = 2, 3, 5
+    example = (torch.randint(0, config.vocab_size, (batch, seq)), torch.ones(batch, past_len + seq, dtype=torch.long),
+               torch.arange(past_len, past_len + seq)[None].expand(batch, -1),
+               [torch.zeros(batch, heads, past_len, head_dim) for _ in range(2 * config.num_hidden_layers)])
+    dim = torch.export.Dim
+    b, s, p = dim("batch_size"), dim("sequence_length"), dim("past_sequence_length")
+    dynamic = {"input_ids": {0: b, 1: s}, "attention_mask": {0: b, 1: dim("total_sequence_length")},
+               "position_ids": {0: b, 1: s}, "past": [{0: b, 2: p} for _ in example[3]]}
+    inputs, outputs = io_names(config.num_hidden_layers)
+    torch.onnx.export(WithPast(model), example, str(path), dynamo=True, dynamic_shapes=dynamic, input_names=inputs,
+                      output_names=outputs, external_data=False, verbose=False)
+
+
+def quantize(src: Path, dst: Path) -> None:
+    """Dynamic int8 weights of the weight MatMuls (per tensor), what transformers.js calls q8. Measured on the
+    cpu-1h model (greedy tokens equal to PyTorch's, of 100): every MatMul quantized, the attention's
+    activation-by-activation ones included, 1; weights only but per channel, 1; weights only per tensor, 43."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
+                     per_channel=False, extra_options={"MatMulConstBOnly": True})
+
+
+class OnnxLM:
+    """Greedy decoding over an exported file with onnxruntime, feeding `present` back as transformers.js does."""
+
+    def __init__(self, path: Path, config):
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.config = config
+        self.inputs, _ = io_names(config.num_hidden_layers)
+
+    def forward(self, ids: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        past_len = past[0].shape[2]
+        feeds = {"input_ids": ids, "attention_mask": np.ones((1, past_len + ids.shape[1]), dtype=np.int64),
+                 "position_ids": np.arange(past_len, past_len + ids.shape[1], dtype=np.int64)[None]}
+        feeds.update(zip(self.inputs[3:], past))
+        logits, *present = self.session.run(None, feeds)
+        return logits, present
+
+    def empty_past(self) -> list[np.ndarray]:
+        heads, head_dim = kv_shape(self.config)
+        return [np.zeros((1, heads, 0, head_dim), dtype=np.float32) for _ in range(2 * self.config.num_hidden_layers)]
+
+    def greedy(self, prompt_ids: list[int], n: int) -> list[int]:
+        logits, past = self.forward(np.array([prompt_ids], dtype=np.int64), self.empty_past())
+        out = []
+        for _ in range(n):
+            out.append(int(logits[0, -1].argmax()))
+            logits, past = self.forward(np.array([[out[-1]]], dtype=np.int64), past)
+        return out
+
+
+def max_new_tokens_for(config, prompt_len: int, wanted: int) -> int:
+    """GPT-2's learned positions stop at the context: prompt + new tokens must fit. A sliding window has no limit."""
+    return wanted if has_sliding_window(config) else max(0, min(wanted, context_length(config) - prompt_len))
+
+
+def torch_greedy(model, prompt_ids: list[int], n: int) -> list[int]:
+    ids = torch.tensor([prompt_ids])
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
+                             do_sample=False)
+    return out[0, len(prompt_ids):].tolist()
+
+
+def check(model, tokenizer, folder: Path, n_tokens: int, prompt: str = "Capitu") -> dict:
+    """Logits of both files against PyTorch's on the same inputs (with a past), and greedy continuations."""
+    config = model.config
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    n = max_new_tokens_for(config, len(prompt_ids), n_tokens)
+    reference = torch_greedy(model, prompt_ids, n)
+    steps = [*prompt_ids, *reference][: max(2, min(len(prompt_ids) + n, context_length(config)) - 1)]
+    with torch.no_grad():  # logits for a prefill of all but the last few tokens, then the last ones with the past
+        split = max(1, len(steps) - 4)
+        wrapped = WithPast(model)
+        heads, head_dim = kv_shape(config)
+        empty = [torch.zeros(1, heads, 0, head_dim) for _ in range(2 * config.num_hidden_layers)]
+        first = wrapped(torch.tensor([steps[:split]]), torch.ones(1, split, dtype=torch.long),
+                        torch.arange(split)[None], empty)
+        second = wrapped(torch.tensor([steps[split:]]), torch.ones(1, len(steps), dtype=torch.long),
+                         torch.arange(split, len(steps))[None], list(first[1:]))
+    report = {"prompt": prompt, "new_tokens": n, "torch_greedy": tokenizer.decode(reference)}
+    for name in (FP32, INT8):
+        path = folder / name
+        if not path.is_file():
+            continue
+        lm = OnnxLM(path, config)
+        logits1, past = lm.forward(np.array([steps[:split]]), lm.empty_past())
+        logits2, _ = lm.forward(np.array([steps[split:]]), past)
+        diff = max(float(np.abs(logits1 - first[0].numpy()).max()), float(np.abs(logits2 - second[0].numpy()).max()))
+        greedy = lm.greedy(prompt_ids, n)
+        report[name] = {"max_abs_logit_diff": diff, "greedy_equal": greedy == reference,
+                        "greedy_text": tokenizer.decode(greedy),
+                        "greedy_tokens_equal": sum(1 for _ in _common_prefix(greedy, reference)),
+                        "bytes": path.stat().st_size}
+    return report
+
+
+def _common_prefix(a, b):
+    for x, y in zip(a, b):
+        if x != y:
+            return
+        yield x
+
+
+def run_export(args: ExportArguments, log=print) -> dict:
+    from transformers import AutoTokenizer
+
+    from .evaluation import check_model_location
+
+    check_model_location(args.model_dir)
+    folder = Path(args.model_dir)
+    if not folder.is_dir():
+        raise MachadoError(f"{args.model_dir} is not a local folder: download it first "
+                           f"(`hf download {args.model_dir} --local-dir machado-gpt`) and export that folder")
+    # eager attention: plain MatMul/Softmax, which every onnxruntime backend (CPU, WebAssembly) runs
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    out = folder / ONNX_DIR
+    out.mkdir(exist_ok=True)
+    tmp = out / f".{FP32}.partial"  # written aside, then moved: a failed export leaves no half-written model.onnx
+    start = time.perf_counter()
+    export(model, tmp)
+    tmp.replace(out / FP32)
+    seconds = {"export": round(time.perf_counter() - start, 1)}
+    log(f"wrote {out / FP32} ({(out / FP32).stat().st_size:,} bytes) in {seconds['export']} s")
+    if args.quantize:
+        start = time.perf_counter()
+        tmp = out / f".{INT8}.partial"
+        quantize(out / FP32, tmp)
+        tmp.replace(out / INT8)
+        seconds["quantize"] = round(time.perf_counter() - start, 1)
+        log(f"wrote {out / INT8} ({(out / INT8).stat().st_size:,} bytes) in {seconds['quantize']} s")
+    report = {"model_type": model.config.model_type, "seconds": seconds}
+    if args.check_tokens:
+        report |= check(model, tokenizer, out, args.check_tokens)
+        for name in (FP32, INT8):
+            if name in report:
+                r = report[name]
+                log(f"onnxruntime {name}: max |logit - PyTorch| {r['max_abs_logit_diff']:.2e}, greedy "
+                    f"{r['greedy_tokens_equal']}/{report['new_tokens']} tokens equal to PyTorch's")
+    write_json(out / "export.json", report)
+    fp32 = report.get(FP32)
+    if fp32 and not (fp32["max_abs_logit_diff"] <= 1e-4 and fp32["greedy_equal"]):
+        raise MachadoError(f"{out / FP32} disagrees with PyTorch (see {out / 'export.json'}): report it with that file")
+    return report

@@ -1,0 +1,110 @@
+"""The demo in a real browser: Debian's headless Chromium, driven by Playwright, against `python app.py` started on
+a local port, as a user would. Slow (a browser and a server): `.ci/run` runs it with `pytest -m slow`.
+The demo's Space staging starts from its staged files, offline."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+import push_to_hub
+from machado_gpt.web import CHROMIUM
+from tests.conftest import FAMILIES, ROOT
+from tests.test_demo import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def start_app(cwd, model_dir, port):
+    env = {**os.environ, "MODEL_DIR": str(model_dir), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        if proc.poll() is not None:
+            raise AssertionError(f"app.py exited: {proc.stdout.read()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("app.py did not start in 120 s")
+
+
+@pytest.fixture(scope="module")
+def model_dir(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path_factory):
+    """A trained folder (with its card, as push_to_hub.py needs) of the sliding-window family, context 64."""
+    import train_hf
+
+    tmp = tmp_path_factory.mktemp("demo")
+    train_hf.main(["--config", str(ROOT / "configs/tiny.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir",
+                   str(real_dataset[1]), "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp / "run"),
+                   "--model_dir", str(tmp / "model"), *FAMILIES["qwen3"], "--max_steps", "20", "--eval_strategy", "no"])
+    return tmp / "model"
+
+
+def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
+    from playwright.sync_api import sync_playwright
+
+    proc, url = start_app(ROOT, model_dir, free_port())
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM)
+            page = browser.new_context(locale="pt-BR").new_page()
+            page.goto(url)
+            page.get_by_role("tab", name="Escrever").wait_for(timeout=60_000)  # Portuguese for a pt-BR browser
+            page.locator("#prompt textarea").fill("Era uma vez")
+            page.get_by_role("button", name="Escrever").click()
+            lengths = []
+            for _ in range(100):  # watch the text grow while it streams
+                lengths.append(len(page.locator("#texto textarea").input_value()))
+                if lengths[-1] > 200:
+                    break
+                time.sleep(0.1)
+            page.wait_for_function("document.querySelector('#texto textarea').value.length > 300", timeout=60_000)
+            text = page.locator("#texto textarea").input_value()
+            assert text.startswith("Era uma vez") and len(set(lengths)) > 2
+            (ROOT / "out").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "out" / "demo-escrever.png"), full_page=True)
+            page.get_by_role("tab", name="Anatomia").click()
+            page.locator("#curto textarea").fill("Capitu olhou")
+            page.get_by_role("button", name="Olhar por dentro").click()
+            heatmap = page.locator("#atencao img")
+            heatmap.wait_for(timeout=60_000)
+            box = heatmap.bounding_box()
+            assert box["width"] > 100 and box["height"] > 100
+            assert page.locator("#barras img").count() == 1 and page.locator("#lente img").count() == 1
+            assert "Atenção" in page.content()  # the Portuguese explanations are there
+            page.screenshot(path=str(ROOT / "out" / "demo-anatomia.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (ROOT / "out" / "demo-anatomia.png").stat().st_size > 20_000
+
+
+def test_space_staging_starts_the_app_offline_from_the_staged_files(model_dir, tmp_path):
+    from gradio_client import Client
+
+    from machado_gpt.demo import space_model_reference
+
+    result = push_to_hub.main([str(model_dir), "--repo_id", "someone/machado-gpt", "--space", "someone/sonhos",
+                               "--dry_run", "--staging_dir", str(tmp_path)])
+    space = tmp_path / "space--someone--sonhos"
+    names = {name for name, _ in result["space_files"]}
+    assert {"app.py", "README.md", "requirements.txt", "machado_gpt/demo.py", "machado_gpt/generation.py"} <= names
+    assert space_model_reference(space) == "someone/machado-gpt"  # the front matter names the model
+    assert "sdk: gradio" in (space / "README.md").read_text() and "app_file: app.py" in (space / "README.md").read_text()
+    # Offline, the Space's model (a Hub id) cannot load; MODEL_DIR points the staged app at the local folder.
+    proc, url = start_app(space, model_dir, free_port())
+    try:
+        out = Client(url, verbose=False).predict("Capitu", 20, 0.7, 50, 0.95, 1, api_name="/escrever")
+        assert out.startswith("Capitu") and len(out) > len("Capitu")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
