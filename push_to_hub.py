@@ -9,18 +9,14 @@ Then anyone can: pipeline("text-generation", model="<user>/machado-gpt").
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from machado_gpt.hub import HubArguments, push
-from machado_gpt.utils import parse_config, run_cli
+from machado_gpt.utils import model_dir_first, parse_config, run_cli
 
 
 def main(argv: Sequence[str] | None = None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-"):  # the model folder may come first, without --model_dir
-        argv = ["--model_dir", argv[0], *argv[1:]]
-    (args,) = parse_config([HubArguments], argv)
+    (args,) = parse_config([HubArguments], model_dir_first(argv))
     return push(args)
 
 

@@ -34,6 +34,8 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
         family = "Qwen3-architecture model (RoPE, QK-norm, gated MLP, untied head)"
         context_note = (f"Every layer attends to the last {m['n_positions']} tokens (a sliding window, as in training), "
                         f"so `pipeline(..., max_new_tokens=1000)` writes past the window.")
+    family_pt = "GPT-2" if model_type == "gpt2" else "modelo de arquitetura Qwen3"
+    pt_result = (f"No conjunto de teste: {metrics['test_bpc']:.3f} bits por caractere. " if "test_bpc" in metrics else "")
     opt = config.get("optimizer", {})
     optimizer = ("Muon on the hidden matrices (learning rate "
                  f"{opt.get('muon_learning_rate')}) and AdamW on the rest" if opt.get("optimizer") == "muon" else "AdamW")
@@ -67,6 +69,13 @@ A small {family} ({metrics.get('parameters', 0):,} parameters, {m['n_layer']} la
 {m['n_head']} heads, context {m['n_positions']} tokens) trained from scratch on the complete works of Machado de
 Assis with a {kind}-level tokenizer. It writes "Machadian dreams": Portuguese prose in the style of the corpus,
 with no knowledge of the world beyond it.
+
+## Resumo em português
+Um pequeno {family_pt} ({metrics.get('parameters', 0):,} parâmetros, {m['n_layer']} camadas, janela de
+{m['n_positions']} tokens) treinado do zero com a obra completa de Machado de Assis. Ele escreve "sonhos
+machadianos": prosa no estilo do corpus, sem conhecimento do mundo além dele. {pt_result}Para usar:
+`pipeline("text-generation", model="{repo_id}")` (exemplo abaixo). É um modelo para ensinar e brincar, não uma fonte de
+fatos. Código, treino e demonstração (com uma "anatomia" do modelo): o repositório machado-gpt.
 
 ## Data
 The Kaggle dataset [`{KAGGLE_DATASET}`]({KAGGLE_URL}) (111 works, 8 genres), cleaned by `machado-gpt`:

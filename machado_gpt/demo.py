@@ -21,7 +21,7 @@ EXAMPLES = ["Capitu", "Era uma vez", "Ao verme que primeiro roeu as frias carnes
 
 TEXTS = {
     "pt": {
-        "title": "Sonhos machadianos",
+        "heading": "# Sonhos machadianos",
         "intro": "Um pequeno GPT treinado do zero com a obra completa de Machado de Assis. Em **Escrever**, ele "
                  "continua o seu texto, uma peça (token) por vez. Em **Anatomia**, veja o que acontece lá dentro.",
         "write": "Escrever", "anatomy": "Anatomia", "prompt": "Texto inicial", "text": "Texto",
@@ -41,7 +41,7 @@ TEXTS = {
                      "probabilidade da peça que de fato vem a seguir. Assim se vê em que camada o modelo 'decide'.",
     },
     "en": {
-        "title": "Machadian dreams",
+        "heading": "# Machadian dreams",
         "intro": "A small GPT trained from scratch on the complete works of Machado de Assis. In **Write**, it "
                  "continues your text one piece (token) at a time. In **Anatomy**, see what happens inside.",
         "write": "Write", "anatomy": "Anatomy", "prompt": "Prompt", "text": "Text", "length": "Length (tokens)",
@@ -155,6 +155,7 @@ def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
     config = model.config
     window = context_length(config)
     with gr.Blocks(title="machado-gpt") as demo:
+        gr.Markdown(_("heading"))
         gr.Markdown(_("intro"))
         gr.Markdown(f"`{model_name}`: {config.model_type}, {config.num_hidden_layers} × {config.hidden_size}, "
                     f"{model.num_parameters():,} parameters, window {window} tokens")

@@ -87,6 +87,12 @@ def _as_flags(values: dict[str, Any]) -> list[str]:
     return flags
 
 
+def model_dir_first(argv: Sequence[str] | None) -> list[str]:
+    """`script.py machado-gpt --flag ...`: a leading folder is --model_dir."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return ["--model_dir", argv[0], *argv[1:]] if argv and not argv[0].startswith("-") else argv
+
+
 def run_cli(main: Callable[[Sequence[str] | None], Any]) -> None:
     """Run a script's main(); a MachadoError becomes one line on stderr and exit status 2."""
     try:

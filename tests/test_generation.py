@@ -134,9 +134,13 @@ def test_generate_cli_refuses_bad_input_in_one_line(tiny_model_dir, flags, messa
     ("evaluate_model.py", ["--model_dir", "nope"]),
     ("evaluate_model.py", ["--model_dir", "someone/machado-gpt"]),
     ("push_to_hub.py", ["nope", "--repo_id", "someone/machado-gpt", "--dry_run"]),
+    ("export_onnx.py", ["nope"]),
+    ("export_onnx.py", ["someone/machado-gpt"]),
+    ("app.py", {"MODEL_DIR": "nope"}),
 ])
 def test_every_client_names_both_readings_of_a_bad_model_location(script, argv):
-    proc = subprocess.run([sys.executable, script, *argv], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(argv if isinstance(argv, dict) else {})}
+    proc = subprocess.run([sys.executable, script, *([] if isinstance(argv, dict) else argv)], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "no such local folder, and" in proc.stderr and "Hub id" in proc.stderr

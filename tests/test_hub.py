@@ -33,6 +33,7 @@ def test_dry_run_stages_a_loadable_folder_with_our_card(model_dir, tmp_path):
     assert card.data.library_name == "transformers" and card.data.widget
     assert 'pipeline("text-generation", model="someone/machado-gpt")' in card.text
     assert "fine-tuned version of" not in card.text and "bits/char" in card.text
+    assert "## Resumo em português" in card.text and "bits por caractere" in card.text  # a Portuguese summary
 
 
 @pytest.mark.parametrize("planted", ["training_args.bin", "optimizer.pt", "extra.pkl", "modeling_machado.py"])

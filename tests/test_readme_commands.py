@@ -77,3 +77,21 @@ def test_readme_command_runs_from_nothing(command, comment, corpus_dir, tmp_path
         assert (tmp_path / "run" / "best-recipe.yaml").is_file()
     else:
         assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_the_portuguese_readme_keeps_in_step_with_the_english_one():
+    """README.pt-BR.md: linked both ways; every make target and script it names exists; every flag it uses is one
+    the English README documents too (a renamed flag fails here until both are updated)."""
+    pt = (ROOT / "README.pt-BR.md").read_text(encoding="utf-8")
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "(README.pt-BR.md)" in en.split("## Quick start")[0] and "(README.md)" in pt.split("## ")[0]
+    code = "\n".join(re.findall(r"```(?:bash|python)\n(.*?)```", pt, flags=re.S))
+    for target in set(re.findall(r"\bmake ([a-z-]+)", code)):
+        assert re.search(rf"^{target}:", makefile, flags=re.M), f"make {target}"
+    for script in set(re.findall(r"(?:python|node) ([\w/]+\.(?:py|mjs))", code)):
+        assert (ROOT / script).is_file(), script
+    for flag in set(re.findall(r"(--\w+)", code)):
+        assert flag in en, f"{flag} is in README.pt-BR.md but not in README.md"
+    for section in ("Começo rápido", "Treinar", "Gerar texto", "Sonhos machadianos", "Publicar no Hub", "Testes"):
+        assert f"## {section}" in pt or f": {section}" in pt
