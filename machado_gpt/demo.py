@@ -157,8 +157,8 @@ def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
     with gr.Blocks(title="machado-gpt") as demo:
         gr.Markdown(_("heading"))
         gr.Markdown(_("intro"))
-        gr.Markdown(f"`{model_name}`: {config.model_type}, {config.num_hidden_layers} × {config.hidden_size}, "
-                    f"{model.num_parameters():,} parameters, window {window} tokens")
+        gr.Markdown(f"`{model_name}` · {config.model_type} · {config.num_hidden_layers} × {config.hidden_size} · "
+                    f"{model.num_parameters():,} parâmetros / parameters · janela / window: {window} tokens")
         with gr.Tab(_("write"), id="escrever"):
             prompt = gr.Textbox(label=_("prompt"), value="Capitu", lines=2, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
             with gr.Row():

@@ -71,6 +71,20 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             assert text.startswith("Era uma vez") and len(set(lengths)) > 2
             (ROOT / "out").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "out" / "demo-escrever.png"), full_page=True)
+            # Parar (Stop) ends a long generation: the text stops growing well short of 2,000 tokens.
+            page.locator("#prompt textarea").fill("Capitu")
+            length = page.get_by_label("Comprimento (tokens)", exact=False).first
+            length.fill("2000")
+            length.press("Enter")
+            assert length.input_value() == "2000"
+            page.get_by_role("button", name="Escrever").click()
+            page.wait_for_function("document.querySelector('#texto textarea').value.startsWith('Capitu') && "
+                                   "document.querySelector('#texto textarea').value.length > 100", timeout=60_000)
+            page.get_by_role("button", name="Parar").click()
+            time.sleep(2)
+            stopped = len(page.locator("#texto textarea").input_value())
+            time.sleep(2)
+            assert len(page.locator("#texto textarea").input_value()) == stopped < 1500
             page.get_by_role("tab", name="Anatomia").click()
             page.locator("#curto textarea").fill("Capitu olhou")
             page.get_by_role("button", name="Olhar por dentro").click()
