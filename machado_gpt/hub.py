@@ -4,9 +4,12 @@ that they load, then `create_repo` + `upload_folder`. The token comes from HF_TO
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from .card import folder_card
 from .utils import MachadoError
@@ -16,6 +19,7 @@ UPLOAD_PATTERNS = ("config.json", "generation_config.json", "model.safetensors",
                    "tokenizer_config.json", "special_tokens_map.json", "README.md", "metrics.json", "run_config.yaml",
                    "eval_*.json", "eval_*.png", "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json")
 NEVER = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -63,10 +67,14 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
     return [(str(p.relative_to(staging)), p.stat().st_size) for p in sorted(staging.rglob("*")) if p.is_file()]
 
 
-ROOT = Path(__file__).resolve().parents[1]
-# What the Space installs (the SDK brings gradio itself, at the version of the front matter).
-SPACE_REQUIREMENTS = ["torch>=2.9", "transformers>=5.0", "tokenizers>=0.21", "safetensors>=0.4", "huggingface_hub>=0.30",
-                      "datasets>=3.0", "evaluate>=0.4", "matplotlib>=3.8", "pyyaml>=6.0"]
+# What the demo imports at run time, with the bounds of requirements.txt (the Space's SDK brings gradio itself).
+SPACE_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "datasets", "evaluate",
+                  "matplotlib", "pyyaml")
+
+
+def space_requirements() -> list[str]:
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if re.split(r"[<>=~!\[ ]", line)[0] in SPACE_PACKAGES]
 
 
 def stage_space(staging: Path, space_id: str, model_id: str) -> list[tuple[str, int]]:
@@ -80,12 +88,10 @@ def stage_space(staging: Path, space_id: str, model_id: str) -> list[tuple[str, 
     shutil.copy2(ROOT / "app.py", staging / "app.py")
     for p in [*(ROOT / "machado_gpt").glob("*.py"), *(ROOT / "machado_gpt" / "metrics").glob("*.py")]:
         shutil.copy2(p, staging / p.relative_to(ROOT))
-    (staging / "requirements.txt").write_text("\n".join(SPACE_REQUIREMENTS) + "\n", encoding="utf-8")
+    (staging / "requirements.txt").write_text("\n".join(space_requirements()) + "\n", encoding="utf-8")
     front = {"title": "Sonhos machadianos", "emoji": "📜", "colorFrom": "yellow", "colorTo": "gray", "sdk": "gradio",
              "sdk_version": gradio.__version__, "app_file": "app.py", "models": [model_id], "license": "mit",
              "short_description": "A small GPT trained on Machado de Assis, and a look inside it"}
-    import yaml
-
     (staging / "README.md").write_text(
         f"---\n{yaml.safe_dump(front, allow_unicode=True, sort_keys=False)}---\n\n# Sonhos machadianos\n\n"
         f"Escreva com um pequeno GPT treinado na obra de Machado de Assis ([{model_id}](https://huggingface.co/"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, DynamicCache
+from transformers import DynamicCache
 
 from .config import context_length, has_sliding_window
 from .generation import _cache_keyword
@@ -162,46 +162,37 @@ def check(model, tokenizer, folder: Path, n_tokens: int, prompt: str = "Capitu")
         greedy = lm.greedy(prompt_ids, n)
         report[name] = {"max_abs_logit_diff": diff, "greedy_equal": greedy == reference,
                         "greedy_text": tokenizer.decode(greedy),
-                        "greedy_tokens_equal": sum(1 for _ in _common_prefix(greedy, reference)),
+                        "greedy_tokens_equal": next((i for i, (a, b) in enumerate(zip(greedy, reference)) if a != b), n),
                         "bytes": path.stat().st_size}
     return report
 
 
-def _common_prefix(a, b):
-    for x, y in zip(a, b):
-        if x != y:
-            return
-        yield x
-
-
 def run_export(args: ExportArguments, log=print) -> dict:
-    from transformers import AutoTokenizer
+    from .evaluation import check_model_location, load_model
 
-    from .evaluation import check_model_location
-
-    check_model_location(args.model_dir)
-    folder = Path(args.model_dir)
-    if not folder.is_dir():
+    if not Path(args.model_dir).is_dir():
+        check_model_location(args.model_dir)  # the shared one-line errors for a bad location
         raise MachadoError(f"{args.model_dir} is not a local folder: download it first "
                            f"(`hf download {args.model_dir} --local-dir machado-gpt`) and export that folder")
-    # eager attention: plain MatMul/Softmax, which every onnxruntime backend (CPU, WebAssembly) runs
-    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, attn_implementation="eager").eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    out = folder / ONNX_DIR
+    # eager attention: plain MatMul/Softmax, which every onnxruntime backend (CPU, WebAssembly) runs; on the CPU,
+    # where the example inputs are
+    model, tokenizer = load_model(args.model_dir, attn_implementation="eager")
+    model = model.cpu()
+    out = Path(args.model_dir) / ONNX_DIR
     out.mkdir(exist_ok=True)
-    tmp = out / f".{FP32}.partial"  # written aside, then moved: a failed export leaves no half-written model.onnx
-    start = time.perf_counter()
-    export(model, tmp)
-    tmp.replace(out / FP32)
-    seconds = {"export": round(time.perf_counter() - start, 1)}
-    log(f"wrote {out / FP32} ({(out / FP32).stat().st_size:,} bytes) in {seconds['export']} s")
+    seconds = {}
+
+    def write(name: str, step: str, make) -> None:
+        """make(path) writes aside, then the file is moved in: a failure leaves no half-written file."""
+        start, tmp = time.perf_counter(), out / f".{name}.partial"
+        make(tmp)
+        tmp.replace(out / name)
+        seconds[step] = round(time.perf_counter() - start, 1)
+        log(f"wrote {out / name} ({(out / name).stat().st_size:,} bytes) in {seconds[step]} s")
+
+    write(FP32, "export", lambda path: export(model, path))
     if args.quantize:
-        start = time.perf_counter()
-        tmp = out / f".{INT8}.partial"
-        quantize(out / FP32, tmp)
-        tmp.replace(out / INT8)
-        seconds["quantize"] = round(time.perf_counter() - start, 1)
-        log(f"wrote {out / INT8} ({(out / INT8).stat().st_size:,} bytes) in {seconds['quantize']} s")
+        write(INT8, "quantize", lambda path: quantize(out / FP32, path))
     report = {"model_type": model.config.model_type, "seconds": seconds}
     if args.check_tokens:
         report |= check(model, tokenizer, out, args.check_tokens)

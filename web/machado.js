@@ -9,7 +9,7 @@ env.allowLocalModels = true;
 // onnx/model_quantized.onnx, "fp32" onnx/model.onnx.
 export async function loadGenerator(root, name, dtype = "q8") {
   env.localModelPath = root;
-  const generator = await pipeline("text-generation", name, { dtype, device: "wasm" in globalThis ? "wasm" : undefined });
+  const generator = await pipeline("text-generation", name, { dtype });
   const config = generator.model.config;
   // GPT-2's learned positions stop at its context; the Qwen3 family has a sliding window and no limit.
   const limit = config.model_type === "gpt2" ? config.n_positions : Infinity;
