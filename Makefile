@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean
+.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check
 
 all: install data tokenizer train evaluate sample
 
@@ -71,6 +71,15 @@ test: install
 
 test-slow: install venv-tf4 web-install   # other clients: transformers 4.57, onnxruntime, Node, Chromium, lm-eval
 	$(PY) -m pytest -q -m slow
+
+# The GPU check (benchmarks/gpu_check.py): the bundle is built where pip reaches PyPI, then copied to the GPU machine,
+# which needs no network: `pip install --no-index` from it, then the three stages in at most 8 minutes.
+gpu-bundle: install
+	$(PY) benchmarks/gpu_check.py bundle --bundle gpu-bundle
+
+gpu-check:
+	python3 -m pip install -q --no-index --no-deps --find-links gpu-bundle/wheels datasets evaluate dill multiprocess
+	PYTHONPATH=. python3 benchmarks/gpu_check.py --bundle gpu-bundle --output_dir out/gpu-check
 
 lint: install
 	$(PY) -m ruff check .

@@ -17,10 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from recipe_ablation import cpu_description  # noqa: E402
-
 from machado_gpt.evaluation import load_model  # noqa: E402
 from machado_gpt.generation import SamplingArguments, generate_tokens  # noqa: E402
+from machado_gpt.hardware import cpu_description  # noqa: E402
 from machado_gpt.onnx_export import FP32, INT8, ExportArguments, OnnxLM, run_export  # noqa: E402
 from machado_gpt.web import browser_generate  # noqa: E402
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machado_gpt.hardware import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,24 +43,6 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
 
-
-def cpu_description() -> str:
-    import platform
-
-    import torch
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = [f for f, ok in (("AVX512-BF16", torch.cpu._is_avx512_bf16_supported()),
-                             ("AMX", torch.cpu._is_amx_tile_supported())) if ok]
-    return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"bf16 hardware: {', '.join(flags) or 'none (bf16 autocast is slow here: training runs fp32)'}")
 
 
 def run_arm(name: str, overrides: list[str], a, out: Path) -> dict:

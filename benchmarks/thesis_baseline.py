@@ -32,7 +32,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from recipe_ablation import cpu_description  # noqa: E402
+from machado_gpt.hardware import cpu_description  # noqa: E402
 
 THESIS = ROOT.parent / "shared" / "thesis" / "machado-gpt.py"
 SWEEP_SIZE = {"batch_size": 32, "context_len": 128, "n_embd": 128, "n_head": 4, "n_layer": 4, "learning_rate": 1e-3,

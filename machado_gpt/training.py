@@ -21,17 +21,13 @@ from .config import ModelArguments, RunArguments, build_model, context_length, h
 from .corpus import DataArguments, build_dataset
 from .data import pack
 from .generation import DEFAULT_SAMPLING
+from .hardware import cpu_supports_bf16
 from .optim import OptimizerArguments, build_optimizer, build_scheduler
 from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset, train_tokenizer
 from .utils import MachadoError, write_json
 
 RUN_CONFIG = "run_config.yaml"
 LN2 = math.log(2)
-
-
-def cpu_supports_bf16() -> bool:
-    """bf16 autocast pays on a CPU only with native bf16 instructions (AVX512-BF16 or AMX)."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def resolve_precision(run: RunArguments, args: TrainingArguments) -> str:
@@ -302,7 +298,13 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     if resume:
         log(f"resuming from {resume}")
         clock.resume(resume, args)
-    result = trainer.train(resume_from_checkpoint=resume)
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    except torch.OutOfMemoryError:
+        a = args
+        raise MachadoError(
+            f"out of memory at per_device_train_batch_size {a.per_device_train_batch_size}: halve it and double "
+            f"gradient_accumulation_steps (now {a.gradient_accumulation_steps}) to keep the same batch") from None
     block = model_args.block_size
     metrics = {k: v for k, v in result.metrics.items()}
     # From the steps this call ran: Trainer's own samples/s assumes max_steps was known in advance (a budget plans it).
