@@ -168,10 +168,16 @@ def train_blocks(a, config: str):
     return model_args, opt, training, tokenizer, blocks
 
 
-def loss_agreement(model, blocks, device) -> dict:
-    """Loss of one fixed batch (dropout off) in fp32, and in bf16 and fp16 autocast: the relative differences."""
+def loss_agreement(trained, model_args, tokenizer, blocks, device) -> dict:
+    """Loss of one fixed batch (dropout off) in fp32, and in bf16 and fp16 autocast: the relative differences.
+    On a fresh copy of the trained weights: accelerate wraps a prepared model's forward in autocast for good, so the
+    trained object itself would compute its "fp32" loss in mixed precision too."""
     import torch
 
+    from machado_gpt.config import build_model
+
+    model = build_model(model_args, tokenizer)
+    model.load_state_dict(trained.state_dict())
     model.to(device).eval()
     x = blocks.blocks[:8].to(device)
     out = {}
@@ -181,9 +187,8 @@ def loss_agreement(model, blocks, device) -> dict:
         for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
             with torch.autocast(device.type, dtype=dtype):
                 loss = model(input_ids=x, labels=x).loss.float().item()
-            out[f"{name}_relative_difference"] = round(abs(loss - ref) / ref, 6)
-    model.train()
-    # Mixed-precision tolerance on a loss near ln(vocabulary): bf16 keeps 8 bits of mantissa (~0.4% per rounding).
+            out[f"{name}_relative_difference"] = abs(loss - ref) / ref
+    # Mixed-precision tolerance on a loss near 2 nats: bf16 keeps 8 bits of mantissa (~0.4% per rounding).
     out["agree"] = all(math.isfinite(v) and v < 2e-2 for k, v in out.items() if k.endswith("difference"))
     return out
 
@@ -238,7 +243,7 @@ def timed_trainer(model_args, opt, training, tokenizer, blocks, precision: str, 
            "tokens_per_second": round(clock.steps * tokens / max(clock.seconds, 1e-9), 1),
            "flops_per_token": flops_per_token(model, model_args), "tokens_per_step": tokens}
     if agreement:
-        row["loss_agreement"] = loss_agreement(model, blocks, device)
+        row["loss_agreement"] = loss_agreement(model, model_args, tokenizer, blocks, device)
     del trainer, model
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -301,8 +306,8 @@ def markdown(r: dict) -> str:
                      f"| {row['projected_10k_steps_minutes']:,.1f} min |")
     if r.get("loss_agreement"):
         la = r["loss_agreement"]
-        lines += ["", f"Loss of one fixed batch: fp32 {la['fp32_loss']}, bf16 off by {la['bf16_relative_difference']:.2%}, "
-                      f"fp16 off by {la['fp16_relative_difference']:.2%} ({'agree' if la['agree'] else 'DISAGREE'})."]
+        lines += ["", f"Loss of one fixed batch: fp32 {la['fp32_loss']}, bf16 off by {la['bf16_relative_difference']:.3%}, "
+                      f"fp16 off by {la['fp16_relative_difference']:.3%} ({'agree' if la['agree'] else 'DISAGREE'})."]
     c = r.get("best")
     if c:
         lines += ["", "| (c) 4 GPU-minutes | parameters | steps | tokens seen | tokens/s | test bits/char | word validity "

@@ -315,6 +315,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     metrics["parameters"] = trainer.model.num_parameters()
     metrics["precision"] = precision
     metrics["world_size"] = args.world_size
+    metrics["distributed_type"] = str(trainer.accelerator.distributed_type.value)  # what accelerate really ran
     metrics["global_batch_sequences"] = trainer.tokens_per_step() // block
     metrics["max_steps"] = trainer.state.global_step
     if clock.plans:  # what the time budget chose, beside the steps run (see budget.py on rerunning with max_steps)
