@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check
+.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook
 
 all: install data tokenizer train evaluate sample
 
@@ -62,6 +62,10 @@ demo: install     # the Gradio demo on http://127.0.0.1:7860
 
 web: install web-install   # the model in the browser, no server-side generation (after `make export`)
 	$(PY) -m machado_gpt.web $(MODEL)
+
+notebook: install   # the Anatomia notebooks in JupyterLab (installed on first use: the tests need only nbclient)
+	$(PY) -m pip install -q "jupyterlab>=4"
+	$(PY) -m jupyter lab notebooks/anatomia_do_gpt.ipynb
 
 search: install
 	$(PY) train_hf.py --config configs/search-cpu.yaml --hp_search optuna --n_trials 8

@@ -16,7 +16,8 @@ import statistics
 import time
 from collections import deque
 
-from transformers import TrainerCallback
+from tqdm.auto import tqdm
+from transformers import ProgressCallback, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from .optim import OptimizerArguments, replan_schedule
@@ -45,6 +46,22 @@ def parse_duration(text: str | float | int | None) -> float | None:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
+class PlannedProgress(ProgressCallback):
+    """Trainer's progress bar, made with the plan's total: none until the budget's first plan (the bar then counts
+    steps), never the placeholder bound that keeps Trainer's loop going (a '501/600000 [02:51<175:32:02]' bar)."""
+
+    def __init__(self, clock: StepClock):
+        super().__init__()
+        self.clock = clock
+        clock.progress = self
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            planning = self.clock.budget and self.clock.planned is None
+            self.training_bar = tqdm(total=None if planning else state.max_steps, dynamic_ncols=True)
+        self.current_step = 0
+
+
 class StepClock(TrainerCallback, ExportableState):
     """Times every optimizer step. With a budget it plans `state.max_steps` (and the LR schedule with it); always it
     warns once when steps become CONTENTION times slower than measured at the start, for a sustained window."""
@@ -63,6 +80,23 @@ class StepClock(TrainerCallback, ExportableState):
         self.warned = False
         self._last_end: float | None = None
         self._event = False
+        self.progress: PlannedProgress | None = None  # its bar shows the plan
+
+    def _bar(self):
+        return getattr(self.progress, "training_bar", None)
+
+    def _show_plan(self, state) -> None:
+        """The bar's total is the planned steps, never the placeholder bound; its postfix, the budget's time left."""
+        bar = self._bar()
+        if bar is None or not self.budget:
+            return
+        total = self.planned  # None until the first plan: the bar then counts steps without a total
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        if self.planned is not None and state.global_step % 10 == 0:
+            left = max(0, self.budget - (time.perf_counter() - self.start))
+            bar.set_postfix_str(f"budget: {int(left // 60)}:{int(left % 60):02d} left", refresh=False)
 
     # ExportableState: the plan is saved in every checkpoint's trainer_state.json, so a resumed run keeps it.
     def state(self) -> dict:
@@ -91,6 +125,9 @@ class StepClock(TrainerCallback, ExportableState):
         self._event = True
 
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+        self._show_plan(state)
+        if state.global_step >= state.max_steps and args.save_strategy != "no":
+            control.should_save = True  # a checkpoint at the run's end: training further resumes from there
         now = time.perf_counter()
         if self._last_end is not None and state.global_step > 2:  # the first step builds caches: not typical
             interval = now - self._last_end

@@ -23,6 +23,8 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
         for name, p in rows if f"{p}_bpc" in metrics
     )
     evaluation = _evaluation_section(model_dir)
+    curve = ("\n![Training curve: train loss and validation bits/char against steps and minutes](training_curve.png)\n"
+             if (Path(model_dir) / "training_curve.png").is_file() else "")
     samples = "\n\n".join(f"> {s.strip()}" for s in metrics.get("samples", [])[:3])
     model_type = m.get("model_type", "gpt2")
     if model_type == "gpt2":
@@ -87,7 +89,7 @@ Validation and test are the last 5% and the 5% before it of every work, so no he
 sequences of {m['block_size']} tokens, {optimizer}, learning rate {t.get('learning_rate')} ({t.get('lr_scheduler_type')}),
 precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
 {metrics.get('train_tokens_per_second', 0):,.0f} tokens/s.
-
+{curve}
 ## Results (held out)
 | split | bits/char | perplexity (per token) | characters |
 |---|---:|---:|---:|
@@ -110,8 +112,8 @@ or, for full control:
 from transformers import AutoModelForCausalLM, AutoTokenizer
 tokenizer = AutoTokenizer.from_pretrained("{repo_id}")
 model = AutoModelForCausalLM.from_pretrained("{repo_id}")
-ids = tokenizer("Era uma vez", return_tensors="pt").input_ids
-print(tokenizer.decode(model.generate(ids, max_new_tokens=100)[0]))
+inputs = tokenizer("Era uma vez", return_tensors="pt")
+print(tokenizer.decode(model.generate(**inputs, max_new_tokens=100)[0]))
 ```
 {context_note}
 

@@ -9,6 +9,7 @@ Training reuses `transformers.TrainingArguments` for everything the Trainer know
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,8 @@ from .utils import MachadoError, parse_config
 
 DEFAULT_PROMPTS = ["Capitu", "Era uma vez", "— Que é isso?", "Ao verme que primeiro roeu"]
 MODEL_TYPES = ("gpt2", "qwen3")
+UNLIMITED_POSITIONS = 1 << 20  # max_position_embeddings of the sliding-window family (see build_model)
+MAX_SIZE = 1 << 20  # any architecture size above this is a typo on a machine of this project's scale
 
 
 @dataclass
@@ -53,6 +56,10 @@ class ModelArguments:
         "help": "Share the input embedding with the output head; default true for gpt2 (as GPT-2), false for qwen3"})
 
     def __post_init__(self):
+        for name in ("n_layer", "n_head", "n_embd", "n_positions", "block_size", "n_inner"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= MAX_SIZE:
+                raise MachadoError(f"{name} {value} must be between 1 and {MAX_SIZE:,}: a model needs at least one of each")
         if self.model_type not in MODEL_TYPES:
             raise MachadoError(f"unknown model_type {self.model_type!r}: use one of {', '.join(MODEL_TYPES)}")
         if self.activation_function is None:
@@ -96,12 +103,20 @@ class RunArguments:
     mixed_precision: str = field(
         default="auto", metadata={"help": "auto (bf16 where the GPU or CPU has it, fp16 on older GPUs), bf16, fp16 or no"}
     )
+    overwrite_model_dir: bool = field(default=False, metadata={
+        "help": "Replace a model_dir that holds a model of another run (by default that stops before training)"})
     time_budget: str | None = field(default=None, metadata={
-        "help": "Wall-clock budget of the whole run (600, 90s, 10m, 1h): plans max_steps on this machine; an explicit "
-                "max_steps wins"})
+        "help": "Wall-clock budget of the whole run (600, 90s, 10m, 1h): plans max_steps on this machine. Typed on the "
+                "command line it beats the recipe's max_steps, and a typed --max_steps beats the recipe's budget"})
 
     def __post_init__(self):
         from .budget import parse_duration
+
+        for name, low in (("max_eval_blocks", 0), ("sample_max_new_tokens", 1), ("n_trials", 1)):
+            if not low <= getattr(self, name) <= MAX_SIZE:
+                raise MachadoError(f"{name} {getattr(self, name)} must be between {low} and {MAX_SIZE:,}")
+        if not 0 <= self.sample_seed < 2**32:
+            raise MachadoError(f"sample_seed {self.sample_seed} must be between 0 and 4,294,967,295")
 
         self.time_budget_seconds = parse_duration(self.time_budget)  # checks the format before any work
         if self.hp_search not in (None, "optuna", "wandb"):
@@ -119,7 +134,28 @@ def parse_recipe(argv: Sequence[str] | None = None):
         # Without a GPU, processes started by `accelerate launch --num_processes N` must run DDP on the CPU over gloo;
         # accelerate's own CPU launcher needs mpirun. Set before TrainingArguments picks its device.
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
-    return parse_config(RECIPE_TYPES, argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parsed = parse_config(RECIPE_TYPES, argv)
+    resolve_run_length(argv, parsed[4], parsed[5])
+    return parsed
+
+
+def resolve_run_length(argv: Sequence[str], run: RunArguments, training: TrainingArguments) -> None:
+    """One of max_steps and time_budget sets the run's length. A value typed on the command line beats the recipe's
+    (defaults < recipe < command line, as for every other field); at the same level max_steps wins, being exact.
+    The choice and its reason are kept in `run.length_note` for the log."""
+    typed = {k for k in ("max_steps", "time_budget") if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
+    if not (run.time_budget_seconds and training.max_steps > 0):
+        run.length_note = None
+        return
+    if typed == {"time_budget"}:
+        run.length_note = (f"--time_budget {run.time_budget} typed: it wins over the recipe's max_steps "
+                           f"{training.max_steps}")
+        training.max_steps = -1
+        return
+    why = ("typed, it wins over the recipe's" if typed == {"max_steps"} else "given with") + f" time_budget {run.time_budget}"
+    run.length_note = f"max_steps {training.max_steps} {why}: the run is {training.max_steps} steps"
+    run.time_budget, run.time_budget_seconds = None, None
 
 
 def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
@@ -141,16 +177,25 @@ def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> Pre
         num_key_value_heads=args.n_head, head_dim=args.n_embd // args.n_head, intermediate_size=args.n_inner,
         hidden_act=args.activation_function, attention_dropout=args.dropout,
         # Every layer attends to the last n_positions tokens, as in training, so generation may run past the window
-        # with no position limit (RoPE); max_position_embeddings is the trained context, GPT2Config's n_positions.
+        # with no position limit (RoPE). max_position_embeddings says so: at the trained context (128), transformers'
+        # generate() and pipeline() warn that a 300-token continuation "exceeded the model's predefined maximum length".
+        # It does not change the model: RoPE's default type never reads it.
         use_sliding_window=True, sliding_window=args.n_positions, max_window_layers=0,
-        max_position_embeddings=args.n_positions, rope_theta=10_000.0, **special,
+        max_position_embeddings=UNLIMITED_POSITIONS, rope_theta=10_000.0, **special,
     )
     return Qwen3ForCausalLM(config)
 
 
 def context_length(config: PretrainedConfig) -> int:
-    """The trained context in tokens, for any family (GPT2Config maps max_position_embeddings to n_positions)."""
-    return config.max_position_embeddings
+    """The trained context in tokens, for any family: the attention window of a sliding-window model, else the
+    learned positions (GPT2Config maps max_position_embeddings to n_positions)."""
+    return getattr(config, "sliding_window", None) or config.max_position_embeddings
+
+
+def tokenizer_max_length(config: PretrainedConfig) -> int:
+    """The tokenizer's model_max_length: GPT-2's learned positions, or no limit (transformers' own VERY_LARGE_INTEGER,
+    which never warns) for a sliding-window model, which reads any length."""
+    return int(1e30) if has_sliding_window(config) else context_length(config)
 
 
 def has_sliding_window(config: PretrainedConfig) -> bool:

@@ -4,6 +4,7 @@ Portuguese first, English for browsers that ask for it (gr.I18n)."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -69,11 +70,30 @@ def _user_error(e: Exception) -> gr.Error:
     return gr.Error(str(e), print_exception=False)
 
 
+def number(value, name: str, integer: bool = True):
+    """A number from the interface or the API (which takes any JSON value): a MachadoError, never a traceback, for
+    None, text, NaN or infinity."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise MachadoError(f"{name} must be a number (got {value!r})") from None
+    if not math.isfinite(x) or abs(x) > 2**53:
+        raise MachadoError(f"{name} {value} is out of range")
+    if integer and x != int(x):
+        raise MachadoError(f"{name} must be a whole number (got {value})")
+    return int(x) if integer else x
+
+
 def sampling_from(max_new_tokens, temperature, top_k, top_p, seed) -> SamplingArguments:
-    if int(max_new_tokens) > MAX_NEW_TOKENS:
-        raise MachadoError(f"length {int(max_new_tokens)} is over this demo's cap of {MAX_NEW_TOKENS} tokens")
-    return SamplingArguments(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_k=int(top_k),
-                             top_p=float(top_p), seed=None if seed is None or int(seed) < 0 else int(seed))
+    length = number(max_new_tokens, "length")
+    if length > MAX_NEW_TOKENS:
+        raise MachadoError(f"length {length} is over this demo's cap of {MAX_NEW_TOKENS} tokens")
+    seed = -1 if seed is None else number(seed, "seed")
+    if seed < -1:
+        raise MachadoError(f"seed {seed} must be -1 (random) or between 0 and 4,294,967,295")
+    return SamplingArguments(max_new_tokens=length, temperature=number(temperature, "temperature", integer=False),
+                             top_k=number(top_k, "top_k"), top_p=number(top_p, "top_p", integer=False),
+                             seed=None if seed == -1 else seed)
 
 
 def write_fn(model, tokenizer):
@@ -143,7 +163,8 @@ def figures(data: dict):
 def anatomy_fn(model, tokenizer):
     def look(prompt, layer, head, position):
         try:
-            data = anatomy(model, tokenizer, prompt or "", int(layer), int(head), int(position))
+            data = anatomy(model, tokenizer, prompt or "", number(layer, "layer"), number(head, "head"),
+                           number(position, "position"))
         except MachadoError as e:
             raise _user_error(e) from None
         return (*figures(data), data)

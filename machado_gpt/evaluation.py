@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .card import folder_card
 from .generation import SamplingArguments, generate_text
+from .plots import bar_chart
 from .quality import quality_report
 from .utils import MachadoError, write_json
 
@@ -36,6 +37,13 @@ class EvalArguments:
     quality_max_new_tokens: int = field(default=300, metadata={"help": "Length of each quality sample, in tokens"})
     output: str | None = field(default=None, metadata={"help": "JSON results; default <model_dir>/eval_<split>.json"})
     chart: str | None = field(default=None, metadata={"help": "Bar chart PNG; default <model_dir>/eval_<split>.png"})
+
+    def __post_init__(self):
+        for name, low, high in (("max_chars_per_text", 0, 10**9), ("batch_size", 1, 4096), ("quality_samples", 0, 1000),
+                                ("quality_max_new_tokens", 1, 100_000), ("stride", 1, 10**6)):
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise MachadoError(f"{name} {value} must be between {low} and {high:,}")
 
 
 def check_model_location(model_dir: str) -> None:
@@ -191,27 +199,6 @@ def format_table(results: dict) -> str:
             lines.append(f"sampled the thesis's way (temperature 1.0, no top-k/top-p): word validity "
                          f"{q['thesis_sampling']['word_validity']:.1%}")
     return "\n".join(lines)
-
-
-def bar_chart(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = list(results["per_group"])
-    values = [results["per_group"][g]["bits_per_char"] for g in groups]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(groups, values, color="#4a6fa5")
-    ax.axhline(results["bits_per_char"], color="#c0392b", linestyle="--", label=f"all: {results['bits_per_char']:.3f}")
-    ax.set_ylabel("bits per character (lower is better)")
-    ax.set_title(f"{Path(results['model']).name}: {results['source']}")
-    ax.legend()
-    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
 
 
 def refresh_card(model_dir: Path) -> None:

@@ -32,6 +32,9 @@ from .utils import MachadoError
 DEFAULT_SAMPLING = {"temperature": 0.7, "top_k": 50, "top_p": 0.95}
 
 
+MAX_NEW_TOKENS = 1 << 20  # a bound on every count a user types: far above any real use, far below an overflow
+
+
 @dataclass
 class SamplingArguments:
     """Sampling controls, in Hugging Face's names. temperature 0 means greedy."""
@@ -54,9 +57,12 @@ class SamplingArguments:
     def __post_init__(self):
         """Each out-of-range value is one clear line, before any model is loaded."""
         checks = [
-            (self.max_new_tokens >= 1, f"max_new_tokens {self.max_new_tokens} must be at least 1"),
-            (self.temperature >= 0, f"temperature {self.temperature} must be >= 0 (0 is greedy, 0.7 the default)"),
-            (self.top_k >= 0, f"top_k {self.top_k} must be >= 0 (0 disables it)"),
+            (1 <= self.max_new_tokens <= MAX_NEW_TOKENS,
+             f"max_new_tokens {self.max_new_tokens} must be between 1 and {MAX_NEW_TOKENS:,}"),
+            (0 <= self.temperature <= 100, f"temperature {self.temperature} must be between 0 and 100 (0 is greedy, 0.7 "
+                                           f"the default)"),
+            (0 <= self.top_k <= MAX_NEW_TOKENS, f"top_k {self.top_k} must be >= 0 (0 disables it)"),
+            (self.seed is None or 0 <= self.seed < 2**32, f"seed {self.seed} must be between 0 and 4,294,967,295"),
             (0 < self.top_p <= 1, f"top_p {self.top_p} must be in (0, 1] (1.0 disables it)"),
             (self.repetition_penalty > 0, f"repetition_penalty {self.repetition_penalty} must be > 0 (1.0 disables it)"),
             (0 < self.keep_fraction < 1, f"keep_fraction {self.keep_fraction} must be in (0, 1)"),

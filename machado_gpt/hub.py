@@ -17,7 +17,8 @@ from .utils import MachadoError
 # What a user needs, and nothing else: no training_args.bin or other pickles, no optimizer states, no checkpoints.
 UPLOAD_PATTERNS = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                    "tokenizer_config.json", "special_tokens_map.json", "README.md", "metrics.json", "run_config.yaml",
-                   "eval_*.json", "eval_*.png", "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json")
+                   "eval_*.json", "eval_*.png", "training_curve.png",
+                   "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json")
 NEVER = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,22 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
     card = folder_card(model_dir, repo_id=repo_id)
     if card is not None:
         (staging / "README.md").write_text(card, encoding="utf-8")
+    for p in staging.rglob("*"):
+        if p.suffix in TEXT_SUFFIXES:
+            p.write_text(scrub_local_paths(p.read_text(encoding="utf-8")), encoding="utf-8")
     return [(str(p.relative_to(staging)), p.stat().st_size) for p in sorted(staging.rglob("*")) if p.is_file()]
+
+
+TEXT_SUFFIXES = (".json", ".yaml", ".md")
+# An absolute local path (/home/me/textos, ~/x): after a space, a quote, '(' or '=' or at a line start, never
+# inside a word (bits/char) or a URL (https://...). Its last part stays: it names the thing without the machine.
+_LOCAL_PATH = re.compile(r"""(?<![\w:/.~-])(?:~|/(?=[^\s/"'`]))[^\s"'`,;)\]}]*""")
+
+
+def scrub_local_paths(text: str) -> str:
+    """Every absolute local path reduced to its last component, so nothing staged tells where it was made.
+    Example: 'source: /home/me/textos' -> 'source: textos'; 'bits/char' and 'https://hf.co/x' stay."""
+    return _LOCAL_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1] or m.group(0), text)
 
 
 # What the demo imports at run time, with the bounds of requirements.txt (the Space's SDK brings gradio itself).

@@ -8,7 +8,10 @@ The export goes through `torch.onnx.export(..., dynamo=True)`: optimum-onnx does
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,10 @@ class ExportArguments:
     quantize: bool = field(default=True, metadata={"help": "Also write the int8 onnx/model_quantized.onnx"})
     check_tokens: int = field(default=64, metadata={"help": "Greedy tokens compared with PyTorch after export; 0 skips"})
 
+    def __post_init__(self):
+        if not 0 <= self.check_tokens <= 4096:
+            raise MachadoError(f"check_tokens {self.check_tokens} must be between 0 and 4,096")
+
 
 class WithPast(torch.nn.Module):
     """The model with its cache as flat tensors in and out, as transformers.js feeds it: each step sends the
@@ -46,7 +53,8 @@ class WithPast(torch.nn.Module):
         cache = DynamicCache(ddp_cache_data=[(past[2 * i], past[2 * i + 1]) for i in range(self.n_layer)])
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                          use_cache=True, **{self.cache_kw: cache})
-        present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
+        # The output's name follows the input's (`cache` from transformers 5.2x; reading the old name warns there).
+        present = [t for layer in getattr(out, self.cache_kw).layers for t in (layer.keys, layer.values)]
         return (out.logits, *present)
 
 
@@ -76,8 +84,40 @@ def export(model, path: Path) -> None:
     dynamic = {"input_ids": {0: b, 1: s}, "attention_mask": {0: b, 1: dim("total_sequence_length")},
                "position_ids": {0: b, 1: s}, "past": [{0: b, 2: p} for _ in example[3]]}
     inputs, outputs = io_names(config.num_hidden_layers)
-    torch.onnx.export(WithPast(model), example, str(path), dynamo=True, dynamic_shapes=dynamic, input_names=inputs,
-                      output_names=outputs, external_data=False, verbose=False)
+    with quiet_exporter():
+        torch.onnx.export(WithPast(model).eval(), example, str(path), dynamo=True, dynamic_shapes=dynamic,
+                          input_names=inputs, output_names=outputs, external_data=False, verbose=False)
+
+
+@contextlib.contextmanager
+def quiet_exporter():
+    """Silence what torch's exporter and onnxruntime's quantizer print about themselves, none of it true of this
+    export or actionable by its user: 'torchvision is not installed. Skipping torchvision::nms' (x4, a registry of
+    vision ops we never use), a LeafSpec FutureWarning from torch's own pytree code, 'The axis name: batch_size will
+    not be used' (x3: our names are kept, as the tests check), and quantize_dynamic's 'consider to run
+    pre-processing before quantization' (shape inference for static quantization; ours is dynamic)."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    root_filter = _MessageFilter("pre-processing before quantization")
+    logging.getLogger().addFilter(root_filter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*The axis name: .* will not be used.*", category=UserWarning)
+            yield
+    finally:
+        registration.setLevel(level)
+        logging.getLogger().removeFilter(root_filter)
+
+
+class _MessageFilter(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def quantize(src: Path, dst: Path) -> None:
@@ -86,8 +126,9 @@ def quantize(src: Path, dst: Path) -> None:
     activation-by-activation ones included, 1; weights only but per channel, 1; weights only per tensor, 43."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
-                     per_channel=False, extra_options={"MatMulConstBOnly": True})
+    with quiet_exporter():
+        quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
+                         per_channel=False, extra_options={"MatMulConstBOnly": True})
 
 
 class OnnxLM:
@@ -176,6 +217,9 @@ def run_export(args: ExportArguments, log=print) -> dict:
                            f"(`hf download {args.model_dir} --local-dir machado-gpt`) and export that folder")
     # eager attention: plain MatMul/Softmax, which every onnxruntime backend (CPU, WebAssembly) runs; on the CPU,
     # where the example inputs are
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a 'Loading weights' bar for a file that loads in milliseconds
     model, tokenizer = load_model(args.model_dir, attn_implementation="eager")
     model = model.cpu()
     out = Path(args.model_dir) / ONNX_DIR

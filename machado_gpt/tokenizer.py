@@ -89,14 +89,18 @@ LOAD_TIME_KEYS = ("is_local", "local_files_only", "_commit_hash", "cache_dir", "
 
 class MachadoTokenizerFast(PreTrainedTokenizerFast):
     """A PreTrainedTokenizerFast whose every save (ours, Trainer's checkpoints, the model folder, Hub staging) writes
-    `tokenizer_class: PreTrainedTokenizerFast` and no load-time keys. transformers 5 writes its class name,
+    `tokenizer_class: PreTrainedTokenizerFast`, `model_input_names` and no load-time keys. transformers 5 writes its class name,
     TokenizersBackend, which transformers 4.x cannot load; fixing it here means no later save can undo the fix."""
+
+    # Without it transformers 4.x returns token_type_ids too, and model.generate(**tokenizer(text)) refuses them.
+    model_input_names = ["input_ids", "attention_mask"]
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         files = super().save_pretrained(save_directory, *args, **kwargs)
         path = Path(save_directory) / "tokenizer_config.json"
         config = json.loads(path.read_text(encoding="utf-8"))
         config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config["model_input_names"] = self.model_input_names  # read by every client, transformers 4.x included
         for key in LOAD_TIME_KEYS:
             config.pop(key, None)
         write_json(path, config)

@@ -7,22 +7,24 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
-from transformers import GenerationConfig, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import GenerationConfig, ProgressCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .budget import StepClock
-from .config import ModelArguments, RunArguments, build_model, context_length, has_sliding_window
+from .budget import PlannedProgress, StepClock
+from .config import ModelArguments, RunArguments, build_model, context_length, has_sliding_window, tokenizer_max_length
 from .corpus import DataArguments, build_dataset
 from .data import pack
 from .generation import DEFAULT_SAMPLING
 from .hardware import cpu_supports_bf16
 from .optim import OptimizerArguments, build_optimizer, build_scheduler
+from .plots import CURVE, draw_training_curve
 from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset, train_tokenizer
 from .utils import MachadoError, write_json
 
@@ -75,6 +77,7 @@ class MachadoTrainer(Trainer):
         self.block_size = block_size
         self.opt_args = opt_args
         self._last_log = (time.perf_counter(), 0)
+        self.log_times: list[tuple[int, float]] = []
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -93,12 +96,19 @@ class MachadoTrainer(Trainer):
         return self.block_size * a.per_device_train_batch_size * a.gradient_accumulation_steps * a.world_size
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        now, step = time.perf_counter(), self.state.global_step
+        self.log_times.append((step, now))  # the training curve's minutes axis
         if "loss" in logs:
-            now, step = time.perf_counter(), self.state.global_step
             then, last_step = self._last_log
             if step > last_step:
                 logs["tokens_per_second"] = round((step - last_step) * self.tokens_per_step() / (now - then), 1)
             self._last_log = (now, step)
+            if self.optimizer is not None and "learning_rate" in logs:
+                # Trainer logs the first group's rate only (Muon's, under Muon): log each group by its name instead.
+                rates = {g.get("name", str(i)): g["lr"] for i, g in enumerate(self.optimizer.param_groups)}
+                if len(set(rates.values())) > 1:
+                    del logs["learning_rate"]
+                    logs.update({f"learning_rate/{name}": float(f"{lr:.4g}") for name, lr in rates.items()})
         super().log(logs, start_time)
 
 
@@ -108,12 +118,15 @@ class SampleCallback(TrainerCallback):
 
     def __init__(self, run: RunArguments):
         self.run = run
+        self.enabled = True
+        self.last: tuple[int, dict] | None = None  # (step, samples) of the latest evaluation
 
     def on_evaluate(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if not state.is_world_process_zero or model is None:
+        if not (self.enabled and state.is_world_process_zero) or model is None:
             return
         samples = generate_samples(model, processing_class, self.run.sample_prompts, self.run.sample_max_new_tokens,
                                    self.run.sample_seed)
+        self.last = (state.global_step, samples)
         state.log_history.append({"step": state.global_step, "samples": samples})
         for prompt, text in samples.items():
             print(f"[sample @ step {state.global_step}] {text!r}")
@@ -163,6 +176,50 @@ def check_output_dir(output_dir: Path, run_config: dict) -> None:
         )
 
 
+# What makes two runs the same run: the recipe's hyperparameters, as given, and the output folder (its lineage).
+# Paths of inputs, logging and the like are not part of it; max_steps is as given (-1 under a time budget).
+IDENTITY_TRAINING = ("output_dir", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size",
+                     "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps", "warmup_ratio", "weight_decay",
+                     "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "seed")
+IDENTITY_DROP = {"data": ("corpus_dir", "dataset_dir", "force_rebuild"), "tokenizer": ("tokenizer_dir",)}
+FINISHED = "run_finished.json"
+
+
+def run_identity(config: dict) -> dict:
+    """The flat {section.field: value} that tells whether a folder holds this run (see IDENTITY_TRAINING)."""
+    identity = {f"{section}.{k}": v for section in ("model", "tokenizer", "optimizer", "data")
+                for k, v in config[section].items() if k not in IDENTITY_DROP.get(section, ())}
+    identity["run.time_budget"] = config["run"]["time_budget"]
+    identity.update({f"training.{k}": config["training"].get(k) for k in IDENTITY_TRAINING})
+    identity["training.output_dir"] = str(Path(identity["training.output_dir"]).resolve())
+    return identity
+
+
+def identity_diff(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    return sorted(k.split(".", 1)[1] for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+
+
+def check_model_dir(model_dir: Path, identity: dict, overwrite: bool, ignore: tuple[str, ...] = ()) -> None:
+    """A model folder may be written if it is empty or missing, holds this same run (a rerun replaces its own
+    folder), or --overwrite_model_dir is given. Anything else stops before training, so no trained model is lost."""
+    if not model_dir.exists() or not any(model_dir.iterdir()):
+        return
+    if not model_dir.is_dir() or not (model_dir / "config.json").is_file():
+        raise MachadoError(f"model_dir {model_dir} holds files that are not a model: pass another --model_dir")
+    if overwrite:
+        return
+    saved = model_dir / RUN_CONFIG
+    old = (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get("identity") if saved.is_file() else None
+    if old is None:
+        why = "a model this run did not train"
+    elif diff := identity_diff(old, identity, ignore):
+        why = f"the model of another run (different {', '.join(diff[:6])}{', ...' if len(diff) > 6 else ''})"
+    else:
+        return
+    raise MachadoError(f"model_dir {model_dir} holds {why}: pass --model_dir NEW to keep it, or --overwrite_model_dir "
+                       f"to replace it")
+
+
 def write_run_config(folder: Path, config: dict) -> None:
     (folder / RUN_CONFIG).write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
@@ -176,6 +233,10 @@ def resolved_config(data, tok, model, opt, run, training: TrainingArguments) -> 
         "run": dataclasses.asdict(run),
         "training": {k: v for k, v in training.to_dict().items() if not k.startswith("_") and "token" not in k},
     }
+
+
+def with_identity(config: dict) -> dict:
+    return {**config, "identity": run_identity(config)}
 
 
 def dataset_and_tokenizer(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments,
@@ -196,8 +257,10 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     Returns (trainer, resolved run config, test blocks, precision)."""
     start_time = time.perf_counter() if start_time is None else start_time
     budget = run.time_budget_seconds
-    if budget and args.max_steps > 0:
-        log(f"max_steps {args.max_steps} given: it wins over time_budget {run.time_budget}")
+    if getattr(run, "length_note", None):
+        log(run.length_note)
+    if budget and args.max_steps > 0:  # both set in code, not through parse_recipe: the exact one wins
+        log(f"max_steps {args.max_steps} given with time_budget {run.time_budget}: the run is {args.max_steps} steps")
         budget = None
     elif budget:
         # A bound the plan never reaches (1,000 steps a second), so that Trainer's epoch loop outlasts the plan;
@@ -210,7 +273,10 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     precision = resolve_precision(run, args)
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
-    config = resolved_config(data, tok, model_args, opt, run, args)
+    config = with_identity(resolved_config(data, tok, model_args, opt, run, args))
+    if budget:
+        config["training"]["max_steps"] = -1  # as given: the budget's placeholder bound is not part of the recipe
+        config["identity"]["training.max_steps"] = -1
     check_output_dir(output_dir, config)  # before any training starts
     if "wandb" in args.report_to or run.hp_search == "wandb":
         os.environ.setdefault("WANDB_DIR", str(output_dir))
@@ -239,10 +305,26 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
         callbacks=[SampleCallback(run), StepClock(budget, start_time, opt, len(eval_set), log=log)], block_size=block,
         opt_args=opt,
     )
-    if trainer.is_world_process_zero():
+    if any(type(c) is ProgressCallback for c in trainer.callback_handler.callbacks):  # not with disable_tqdm
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(PlannedProgress(next(c for c in trainer.callback_handler.callbacks
+                                                  if isinstance(c, StepClock))))
+    if trainer.is_world_process_zero() and not (output_dir / FINISHED).is_file():  # a finished run is left as it is
         output_dir.mkdir(parents=True, exist_ok=True)
         write_run_config(output_dir, config)
     return trainer, config, test_set, precision
+
+
+def finished_run(output_dir: Path, args: TrainingArguments, typed_max_steps: int) -> dict | None:
+    """What a finished run in `output_dir` left ({'global_step', 'model_dir'}), unless the command asks to train it
+    further (max_steps above the steps it ran); None when there is no finished run."""
+    path = output_dir / FINISHED
+    if not path.is_file():
+        return None
+    done = json.loads(path.read_text(encoding="utf-8"))
+    if typed_max_steps > done["global_step"]:
+        return None
+    return done
 
 
 CHECKPOINT_FILES = ("model.safetensors", "trainer_state.json", "optimizer.pt", "scheduler.pt")
@@ -288,12 +370,24 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     """The main job: prepare, train (resuming if a checkpoint is there), evaluate, save the model folder.
     Returns the final metrics."""
     start = time.perf_counter()
+    given_max_steps = args.max_steps  # before a time budget puts its placeholder there
     trainer, config, test_set, precision = prepare(data, tok, model_args, opt, run, args, log, start_time=start)
     output_dir = Path(args.output_dir)
+    if done := finished_run(output_dir, args, given_max_steps):
+        log(f"the run in {output_dir} already finished ({done['global_step']:,} steps, model in {done['model_dir']}): "
+            f"nothing to do. To train it further pass --max_steps above {done['global_step']:,}; to train afresh, "
+            f"another --output_dir")
+        metrics_path = Path(done["model_dir"]) / "metrics.json"
+        return json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else done
     if args.resume_from_checkpoint and (problem := checkpoint_problem(Path(args.resume_from_checkpoint))):
         raise MachadoError(f"--resume_from_checkpoint {args.resume_from_checkpoint} cannot be resumed ({problem}): "
                            f"give another checkpoint, or leave the flag out to take the newest complete one")
     resume = args.resume_from_checkpoint or newest_complete_checkpoint(output_dir, log)
+    # Resuming, or training a finished run further, continues the same run (the saved plan, or a longer one): its
+    # length may differ from the command's, nothing else.
+    same_run = resume or (output_dir / FINISHED).is_file()
+    check_model_dir(Path(run.model_dir), config["identity"], run.overwrite_model_dir,
+                    ignore=("training.max_steps", "run.time_budget") if same_run else ())
     clock = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepClock))
     if resume:
         log(f"resuming from {resume}")
@@ -307,11 +401,18 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
             f"gradient_accumulation_steps (now {a.gradient_accumulation_steps}) to keep the same batch") from None
     block = model_args.block_size
     metrics = {k: v for k, v in result.metrics.items()}
-    # From the steps this call ran: Trainer's own samples/s assumes max_steps was known in advance (a budget plans it).
+    # From the steps this call ran: Trainer's own per-second figures assume max_steps was known in advance (a budget
+    # plans it mid-run), and would count the placeholder's steps.
     steps_run = trainer.state.global_step - getattr(trainer, "_initial_global_step", 0)
-    metrics["train_tokens_per_second"] = round(steps_run * trainer.tokens_per_step() / max(metrics["train_runtime"], 1e-9), 1)
+    runtime = max(metrics["train_runtime"], 1e-9)
+    metrics["train_steps_per_second"] = round(steps_run / runtime, 3)
+    metrics["train_samples_per_second"] = round(steps_run * trainer.tokens_per_step() / block / runtime, 3)
+    metrics["train_tokens_per_second"] = round(steps_run * trainer.tokens_per_step() / runtime, 1)
+    sampler = next(c for c in trainer.callback_handler.callbacks if isinstance(c, SampleCallback))
+    sampler.enabled = False  # the final evaluations print no samples: the final ones are printed once, below
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     metrics.update(trainer.evaluate(test_set, metric_key_prefix="test"))
+    metrics["test_blocks"] = len(test_set)
     metrics["parameters"] = trainer.model.num_parameters()
     metrics["precision"] = precision
     metrics["world_size"] = args.world_size
@@ -323,16 +424,22 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     config["training"]["max_steps"] = trainer.state.global_step
     if trainer.is_world_process_zero():
         tokenizer = trainer.processing_class
-        samples = generate_samples(trainer.model, tokenizer, run.sample_prompts, run.sample_max_new_tokens,
-                                   run.sample_seed)
+        printed = (sampler.last is not None and sampler.last[0] == trainer.state.global_step
+                   and not args.load_best_model_at_end)  # else the saved weights are another step's
+        samples = sampler.last[1] if printed else generate_samples(  # an evaluation at the last step wrote them
+            trainer.model, tokenizer, run.sample_prompts, run.sample_max_new_tokens, run.sample_seed)
         metrics["samples"] = list(samples.values())
         metrics["wall_seconds"] = round(time.perf_counter() - start, 1)
         write_run_config(output_dir, config)
-        save_model_folder(trainer, Path(run.model_dir), config, metrics)
-        log(f"validation bits/char {metrics['eval_bpc']:.3f}, test bits/char {metrics['test_bpc']:.3f}; "
+        save_model_folder(trainer, Path(run.model_dir), config, metrics, curve=training_curve_data(trainer, clock))
+        write_json(output_dir / FINISHED, {"global_step": trainer.state.global_step, "model_dir": run.model_dir})
+        estimate = (f"an estimate on {len(test_set):,} evenly spaced blocks; every character: `python evaluate_model.py "
+                    f"--model_dir {run.model_dir}`" if run.max_eval_blocks else f"all {len(test_set):,} blocks")
+        log(f"validation bits/char {metrics['eval_bpc']:.3f}, test bits/char {metrics['test_bpc']:.3f} ({estimate}); "
             f"{metrics['train_tokens_per_second']:,.0f} tokens/s; {metrics['max_steps']:,} steps in "
             f"{metrics['wall_seconds']:.0f} s; model saved to {run.model_dir}")
-        log(f"sample: {metrics['samples'][0]}")
+        for text in [] if printed else metrics["samples"]:  # printed once: by that evaluation, or here
+            log(f"sample: {text!r}")
     if args.world_size > 1:
         # Every process waits for the main one to write the folder, then leaves the process group together: a
         # process that exits while gloo's threads still run aborts ("terminate called without an active exception").
@@ -341,7 +448,16 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     return metrics
 
 
-def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: dict) -> None:
+def training_curve_data(trainer: Trainer, clock: StepClock) -> dict:
+    """What the training curve draws, from the trainer's log history, the logged wall-clock and the budget's plans."""
+    history = trainer.state.log_history
+    return {"name": Path(trainer.args.output_dir).name, "steps": trainer.state.global_step,
+            "train": [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h],
+            "eval": [(h["step"], h["eval_bpc"]) for h in history if "eval_bpc" in h and "step" in h],
+            "clock": [(step, (t - clock.start) / 60) for step, t in trainer.log_times], "plans": clock.plans}
+
+
+def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: dict, curve: dict | None = None) -> None:
     """Everything needed to use the model: weights, config, generation config, tokenizer, run config, metrics, card."""
     from .card import model_card
 
@@ -357,10 +473,21 @@ def save_model_folder(trainer: Trainer, model_dir: Path, config: dict, metrics: 
         bos_token_id=model.config.bos_token_id, eos_token_id=model.config.eos_token_id,
         pad_token_id=model.config.pad_token_id,
     )
-    trainer.processing_class.model_max_length = context_length(model.config)
-    trainer.save_model(str(model_dir))  # saves the tokenizer too
-    (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shareable folder
-    write_run_config(model_dir, config)
-    write_json(model_dir / "metrics.json", metrics)
-    (model_dir / "README.md").write_text(model_card(model_dir, config, metrics), encoding="utf-8")
+    trainer.processing_class.model_max_length = tokenizer_max_length(model.config)
+    # Written beside the target and swapped in by renames, so that a kill at any moment leaves the old folder or the
+    # new one, never half of one.
+    tmp = model_dir.parent / f".{model_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))  # saves the tokenizer too
+    (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never part of a shareable folder
+    write_run_config(tmp, config)
+    write_json(tmp / "metrics.json", metrics)
+    if curve:
+        draw_training_curve(curve, tmp / CURVE)
+    (tmp / "README.md").write_text(model_card(tmp, config, metrics), encoding="utf-8")
+    old = model_dir.parent / f".{model_dir.name}.old-{os.getpid()}"
+    if model_dir.exists():
+        model_dir.rename(old)
+    tmp.rename(model_dir)
+    shutil.rmtree(old, ignore_errors=True)
 

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, write_small_corpus
 
 
@@ -19,6 +21,7 @@ def _ratios(out: str) -> dict[str, float]:
     return {name: float(value) for name, value in re.findall(r"ratio, ([^:]+):\s+([0-9.]+)x", out)}
 
 
+@pytest.mark.slow  # 25-50 s: after the main suite
 def test_generation_speed_prints_both_speeds_and_the_ratios(tiny_model_dir):
     out = _run("benchmarks/generation_speed.py", "--model_dir", str(tiny_model_dir), "--max_new_tokens", "40",
                "--repeats", "1", "--compile")
@@ -38,6 +41,7 @@ def test_data_pipeline_times_every_step(tmp_path):
     assert "dataset build" in out and "bpe tokenizer" in out.lower()
 
 
+@pytest.mark.slow  # 25-50 s: after the main suite
 def test_recipe_ablation_runs_arms_at_equal_budget_and_prints_one_table(real_dataset, corpus_dir, tmp_path):
     _, dataset_dir = real_dataset
     out = _run("benchmarks/recipe_ablation.py", "--budget", "20", "--arms",
@@ -53,6 +57,7 @@ def test_recipe_ablation_runs_arms_at_equal_budget_and_prints_one_table(real_dat
         assert int(cells[2].replace(",", "")) > 10 and 0 < float(cells[3]) < 8 and 15 <= float(cells[5]) <= 35
 
 
+@pytest.mark.slow  # 25-50 s: after the main suite
 def test_thesis_baseline_runs_the_thesis_script_and_scores_our_test_split(real_dataset, corpus_dir, tmp_path):
     if not (ROOT.parent / "shared/thesis/machado-gpt.py").is_file():
         import pytest

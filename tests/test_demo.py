@@ -6,6 +6,7 @@ import socket
 import pytest
 from gradio_client import Client
 
+from machado_gpt.config import context_length
 from machado_gpt.demo import I18N, build_demo
 from machado_gpt.evaluation import load_model
 
@@ -46,7 +47,7 @@ def test_escrever_writes_1000_tokens_past_the_window(client):
     c, model, tokenizer = client
     text = write(c, length=1000, temperature=1.0, top_k=0, top_p=1.0)[-1]
     new = tokenizer(text[len("Capitu"):], add_special_tokens=False)["input_ids"]
-    assert model.config.max_position_embeddings == 16 and 950 <= len(new) <= 1000  # a char model: a token a char
+    assert context_length(model.config) == 16 and 950 <= len(new) <= 1000  # a char model: a token a char
 
 
 @pytest.mark.parametrize("args, message", [
@@ -55,6 +56,9 @@ def test_escrever_writes_1000_tokens_past_the_window(client):
     (dict(temperature=-1), "less than minimum value 0"),  # the sliders' own bounds, checked by Gradio
     (dict(top_p=0), "less than minimum value 0.05"),
     (dict(length=50_000), "greater than maximum value 2000"),
+    (dict(seed=10**30), r"seed \S+ is out of range"),  # past float precision: rejected before any cast
+    (dict(seed=2**40), "seed 1099511627776 must be between 0 and 4,294,967,295"),
+    (dict(seed=-5), "seed -5 must be -1 \\(random\\)"),
 ])
 def test_escrever_bad_input_is_a_message_not_a_traceback(client, args, message):
     c, _, _ = client

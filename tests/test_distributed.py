@@ -28,7 +28,8 @@ def test_two_process_cpu_ddp(real_dataset, corpus_dir, char_tokenizer_dir, tmp_p
     assert state["global_step"] == 10 and state["train_batch_size"] == 4
     # One process wrote the folders: one set of files, and a single "model saved" line in the logs.
     assert (proc.stdout + proc.stderr).count("model saved to") == 1
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint-10", "checkpoint-5", "run_config.yaml"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint-10", "checkpoint-5", "run_config.yaml",
+                                                                   "run_finished.json"]
 
 
 def _launch(config: str, tiny: list[str], run: Path, *launch_flags: str) -> subprocess.Popen:

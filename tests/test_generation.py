@@ -42,6 +42,7 @@ def test_greedy_matches_full_recompute_over_the_first_window(tiny_model_dirs):
     assert list(generate_tokens(model, prompt, greedy)) == list(generate_full_recompute(model, prompt, greedy))
 
 
+@pytest.mark.slow  # compiles twice per family: after the main suite
 def test_compiled_step_gives_the_eager_tokens_across_re_prefills(tiny_model_dirs):
     """torch.compile of the one-token step on the static cache: greedy output is the eager one over 4 windows."""
     model, tok = _load(tiny_model_dirs)
@@ -117,17 +118,28 @@ def test_generate_cli_streams(tiny_model_dirs):
 @pytest.mark.parametrize("flags, message", [
     (["--model_dir", "nope"], "nope: no such local folder, and not a Hub id"),
     (["--model_dir", "someone/machado-gpt"], "someone/machado-gpt: no such local folder, and offline"),
-    (["--max_new_tokens", "-5"], "max_new_tokens -5 must be at least 1"),
-    (["--temperature", "-1"], "temperature -1.0 must be >= 0"),
+    (["--max_new_tokens", "-5"], "max_new_tokens -5 must be between 1 and"),
+    (["--temperature", "-1"], "temperature -1.0 must be between 0 and 100"),
     (["--top_p", "7"], "top_p 7.0 must be in"),
     (["--top_k", "-2"], "top_k -2 must be >= 0"),
+    (["--seed", "100000000000000000000000"], "seed 100000000000000000000000 must be between 0 and 4,294,967,295"),
+    (["--seed", "-3"], "seed -3 must be between 0 and"),
+    (["--max_new_tokens", "10000000000"], "max_new_tokens 10000000000 must be between 1 and 1,048,576"),
+    (["--temperature", "nan"], "temperature nan must be between 0 and 100"),
 ])
 def test_generate_cli_refuses_bad_input_in_one_line(tiny_model_dir, flags, message):
-    argv = ["--model_dir", str(tiny_model_dir), *flags]
-    proc = subprocess.run([sys.executable, "generate.py", *argv], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    import generate
+
+    with pytest.raises(MachadoError) as err:  # main(), as the script runs it; run_cli prints the one line below
+        generate.main(["--model_dir", str(tiny_model_dir), *flags])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_generate_cli_error_is_one_line_on_stderr_and_exit_2(tiny_model_dir):
+    proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dir), "--seed", str(10**24)],
+                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("error: ") and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr == f"error: seed {10**24} must be between 0 and 4,294,967,295\n"
 
 
 @pytest.mark.parametrize("script, argv", [
@@ -144,3 +156,19 @@ def test_every_client_names_both_readings_of_a_bad_model_location(script, argv):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "no such local folder, and" in proc.stderr and "Hub id" in proc.stderr
+
+
+@pytest.mark.parametrize("script, flags, message", [
+    ("evaluate_model", ["--batch_size", "0"], "batch_size 0 must be between 1 and 4,096"),
+    ("evaluate_model", ["--quality_samples", "-1"], "quality_samples -1 must be between 0 and 1,000"),
+    ("evaluate_model", ["--stride", "0"], "stride 0 must be between 1 and"),
+    ("evaluate_model", ["--max_chars_per_text", "-4"], "max_chars_per_text -4 must be between 0 and"),
+    ("export_onnx", ["--check_tokens", "-1"], "check_tokens -1 must be between 0 and 4,096"),
+])
+def test_every_number_of_evaluate_and_export_is_bounded(tiny_model_dir, script, flags, message):
+    import importlib
+
+    from machado_gpt.utils import MachadoError
+
+    with pytest.raises(MachadoError, match=message):
+        importlib.import_module(script).main([str(tiny_model_dir), *flags])

@@ -40,6 +40,7 @@ def test_the_readme_has_the_commands_this_test_runs():
     assert any("--time_budget" in c for c in commands) and any("--hp_search optuna" in c for c in commands)
 
 
+@pytest.mark.slow  # 7 trainings of ~25 s: after the main suite
 @pytest.mark.parametrize("command, comment", COMMANDS, ids=[c for c, _ in COMMANDS])
 def test_readme_command_runs_from_nothing(command, comment, corpus_dir, tmp_path):
     argv = shlex.split(command.replace("<user>", "someone"))

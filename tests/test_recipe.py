@@ -117,7 +117,12 @@ def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_pat
     assert saved["run"]["time_budget"] == "25s"
     state = json.loads(sorted((tmp_path / "run").glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
     assert state["stateful_callbacks"]["StepClock"]["attributes"]["planned"] == metrics["max_steps"]
-    lrs = [h["learning_rate"] for h in state["log_history"] if "learning_rate" in h]
+    # Each param group's rate, by its name (Trainer alone would log Muon's as `learning_rate`, under AdamW's name).
+    logged = [h for h in state["log_history"] if "learning_rate/hidden_matrix_params" in h]
+    assert logged and "learning_rate" not in logged[-1] and "learning_rate/embed_params" in logged[-1]
+    lrs = [h["learning_rate/hidden_matrix_params"] for h in logged]
+    assert max(lrs) == pytest.approx(0.02, rel=1e-3)  # Muon's peak (muon_learning_rate), AdamW's is 0.003
+    assert max(h["learning_rate/embed_params"] for h in logged) == pytest.approx(0.003, rel=1e-3)
     assert lrs[-1] < 0.5 * max(lrs)  # the warmup-stable-decay schedule reached its cooldown on time
     assert math.isfinite(metrics["test_bpc"])
 
@@ -126,6 +131,7 @@ def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_pat
     import shutil
 
     shutil.rmtree(sorted((tmp_path / "run").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1])
+    (tmp_path / "run" / "run_finished.json").unlink()  # a killed run never wrote it
     again = train_hf.main([*tiny_argv, "--max_steps", "-1", "--time_budget", "5s", "--model_type", "qwen3",
                            "--optimizer", "muon", "--lr_scheduler_type", "warmup_stable_decay", "--eval_steps", "400",
                            "--save_steps", "400"])

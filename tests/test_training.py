@@ -84,6 +84,7 @@ def test_wandb_offline_writes_run_files(tiny_argv, tmp_path, monkeypatch):
     os.environ.pop("WANDB_DIR", None)
 
 
+@pytest.mark.slow  # 30-60 s: after the main suite
 def test_kill_and_resume_with_muon_reproduces_the_uninterrupted_run(tiny_argv, tmp_path):
     argv = [*tiny_argv, "--max_steps", "300", "--save_steps", "20", "--eval_steps", "150", "--n_embd", "64",
             "--per_device_train_batch_size", "32", "--logging_steps", "50", *FAMILIES["qwen3"]]
@@ -123,6 +124,14 @@ def test_kill_and_resume_with_muon_reproduces_the_uninterrupted_run(tiny_argv, t
     (["--n_layer", "two"], "bad arguments"),
     (["--no_such_flag", "1"], "bad arguments: Some specified arguments are not used"),
     (["--tokenizer_kind", "sentencepiece"], "unknown tokenizer_kind"),
+    (["--n_layer", "0"], "n_layer 0 must be between 1 and 1,048,576"),
+    (["--n_head", "0"], "n_head 0 must be between 1 and"),
+    (["--n_embd", "-8"], "n_embd -8 must be between 1 and"),
+    (["--n_positions", "0"], "n_positions 0 must be between 1 and"),
+    (["--n_inner", "0"], "n_inner 0 must be between 1 and"),
+    (["--sample_seed", "-1"], "sample_seed -1 must be between 0 and 4,294,967,295"),
+    (["--max_eval_blocks", "-1"], "max_eval_blocks -1 must be between 0 and"),
+    (["--sample_max_new_tokens", "0"], "sample_max_new_tokens 0 must be between 1 and"),
 ])
 def test_bad_recipe_values(tiny_argv, extra, message):
     with pytest.raises(MachadoError, match=message):
@@ -161,6 +170,7 @@ def test_every_recipe_loads(path):
     assert model.block_size <= model.n_positions and training.output_dir
 
 
+@pytest.mark.slow  # 30-60 s: after the main suite
 def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_path):
     from transformers import Trainer
 
@@ -191,6 +201,7 @@ def test_resume_skips_a_damaged_checkpoint_and_ends_as_the_whole_run(tiny_argv, 
     argv = [*tiny_argv, "--max_steps", "20", "--save_steps", "10", "--eval_steps", "20"]
     whole = train_hf.main(argv)
     newest = tmp_path / "run" / "checkpoint-20"
+    (tmp_path / "run" / "run_finished.json").unlink()  # as if killed during its last save: it never finished
     if damage == "remove_state":  # what a kill between two files of a save leaves
         (newest / "trainer_state.json").unlink()
         (newest / "optimizer.pt").unlink()
@@ -209,6 +220,7 @@ def test_no_usable_checkpoint_is_one_clear_error(tiny_argv, tmp_path):
     argv = [*tiny_argv, "--max_steps", "10", "--save_steps", "10", "--eval_strategy", "no"]
     train_hf.main(argv)
     (tmp_path / "run" / "checkpoint-10" / "scheduler.pt").write_bytes(b"")
+    (tmp_path / "run" / "run_finished.json").unlink()  # as if killed during its last save: it never finished
     with pytest.raises(MachadoError, match="no usable checkpoint in .*--resume_from_checkpoint"):
         train_hf.main(argv)
     assert (tmp_path / "run" / "checkpoint-10" / "model.safetensors").is_file()  # nothing lost

@@ -45,7 +45,8 @@ class BitsPerChar(evaluate.Metric):
         model = model or AutoModelForCausalLM.from_pretrained(model_id, use_safetensors=True).to(device)  # no pickles
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_id)
         model.eval()
-        window = model.config.max_position_embeddings  # the trained context, for GPT-2 (n_positions) and qwen3 alike
+        # The trained context: the attention window of a sliding-window model, else the learned positions (n_positions).
+        window = getattr(model.config, "sliding_window", None) or model.config.max_position_embeddings
         # A window's first position is context only, so a stride of window - 1 scores every token once (the
         # disjoint windows of lm-eval's loglikelihood_rolling); a longer one would skip tokens.
         stride = min(stride or window // 2, window - 1)

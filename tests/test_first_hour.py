@@ -1,0 +1,152 @@
+"""What a newcomer meets on the command line in the first hour: nothing overwritten, a finished run recognized,
+typed flags beating the recipe, a progress bar and metrics that tell the truth, a training curve, and folders that
+publish nothing private. One real budgeted run of the tiny recipe through the CLI, shared by the module."""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+BUDGET_S = 12
+
+
+def run_cli(argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "train_hf.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    if check:
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return proc
+
+
+def digest(folder) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def budgeted(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path_factory):
+    """The tiny recipe (max_steps 20) with a typed --time_budget, which wins: a run planned by the budget."""
+    out = tmp_path_factory.mktemp("first-hour")
+    argv = ["--config", "configs/tiny.yaml", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]),
+            "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(out / "run"), "--model_dir",
+            str(out / "model"), "--time_budget", f"{BUDGET_S}s", "--eval_steps", "50", "--save_steps", "100"]
+    proc = run_cli(argv)
+    return argv, out, proc
+
+
+def test_a_typed_time_budget_beats_the_recipes_max_steps_and_the_bar_shows_the_plan(budgeted):
+    _, out, proc = budgeted
+    metrics = json.loads((out / "model/metrics.json").read_text())
+    assert "--time_budget 12s typed: it wins over the recipe's max_steps 20" in proc.stdout
+    steps = metrics["max_steps"]
+    assert steps > 40 and metrics["time_budget_plans"][-1]["max_steps"] == steps  # planned, not the recipe's 20
+    # The bar's total is the plan, never the budget's placeholder bound (12 s x 1,000 steps a second).
+    bars = re.findall(r"(\d+)/(\d+) \[", proc.stderr)
+    assert bars and not [t for _, t in bars if int(t) == BUDGET_S * 1000]
+    assert (str(steps), str(steps)) in bars and "budget: " in proc.stderr
+    # Throughput from the steps really run, in every per-second figure.
+    block = 64
+    assert metrics["train_samples_per_second"] * block == pytest.approx(metrics["train_tokens_per_second"], rel=1e-3)
+    assert metrics["train_steps_per_second"] == pytest.approx(steps / metrics["train_runtime"], rel=0.05)
+
+
+def test_the_log_prints_the_final_samples_once_and_labels_the_test_estimate(budgeted):
+    _, out, proc = budgeted
+    metrics = json.loads((out / "model/metrics.json").read_text())
+    # Once: by an evaluation at the last step ("[sample @ step N]"), or by the end of the run ("sample: ..."); the
+    # final evaluations of validation and test print none. The tiny recipe has one prompt.
+    last = f"[sample @ step {metrics['max_steps']}]"
+    assert proc.stdout.count(last) + proc.stdout.count("\nsample: ") == 1
+    assert metrics["samples"][0] in proc.stdout.split(last)[-1] if last in proc.stdout else True
+    assert "an estimate on 32 evenly spaced blocks; every character: `python evaluate_model.py" in proc.stdout
+
+
+def test_the_model_folder_has_a_training_curve_shown_by_its_card(budgeted):
+    _, out, _ = budgeted
+    curve = out / "model" / "training_curve.png"
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and curve.stat().st_size > 10_000
+    assert "](training_curve.png)" in (out / "model/README.md").read_text()
+    assert not [p for p in out.iterdir() if p.name.startswith(".model.")]  # no temporary sibling left behind
+
+
+def test_rerunning_a_finished_run_says_so_and_changes_nothing(budgeted):
+    argv, out, _ = budgeted
+    before, run_before = digest(out / "model"), digest(out / "run")
+    proc = run_cli(argv)
+    assert "already finished" in proc.stdout and "--max_steps above" in proc.stdout
+    assert digest(out / "model") == before and digest(out / "run") == run_before
+
+
+def test_an_experiment_cannot_replace_a_trained_model_without_a_word(budgeted, tmp_path):
+    argv, out, _ = budgeted
+    before = digest(out / "model")
+    experiment = [*argv, "--output_dir", str(tmp_path / "experiment"), "--max_steps", "1"]
+    proc = run_cli(experiment, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert re.match(rf"error: model_dir {out / 'model'} holds the model of another run \(different .*max_steps.*"
+                    r"output_dir.*\): pass --model_dir NEW to keep it, or --overwrite_model_dir to replace it", proc.stderr)
+    assert digest(out / "model") == before and not (tmp_path / "experiment" / "checkpoint-1").exists()
+    # Asked for, it is replaced, whole: by a renamed sibling, never half written.
+    copy = tmp_path / "copy"
+    shutil.copytree(out / "model", copy)
+    run_cli([*experiment, "--model_dir", str(copy), "--overwrite_model_dir", "true"])
+    metrics = json.loads((copy / "metrics.json").read_text())
+    assert metrics["max_steps"] == 1
+
+
+def test_a_finished_run_trains_further_when_asked_and_never_past_its_plan(budgeted, tmp_path):
+    argv, _, _ = budgeted
+    argv = [*argv, "--output_dir", str(tmp_path / "run"), "--model_dir", str(tmp_path / "model")]
+    run_cli([*argv, "--max_steps", "12"])
+    done = json.loads((tmp_path / "run/run_finished.json").read_text())["global_step"]
+    assert done == 12 and (tmp_path / "run/checkpoint-12").is_dir()  # the last step is saved, to go on from there
+    proc = run_cli([*argv, "--max_steps", str(done + 6)])
+    assert f"resuming from {tmp_path / 'run'}/checkpoint-{done}" in proc.stdout
+    metrics = json.loads((tmp_path / "model/metrics.json").read_text())
+    assert metrics["max_steps"] == done + 6
+    state = json.loads((tmp_path / f"run/checkpoint-{done + 6}/trainer_state.json").read_text())
+    assert state["global_step"] == state["max_steps"] == done + 6
+
+
+def test_a_typed_max_steps_beats_the_recipes_time_budget(real_dataset, char_tokenizer_dir, corpus_dir, tmp_path):
+    recipe = yaml.safe_load((ROOT / "configs/tiny.yaml").read_text())
+    recipe.pop("max_steps")
+    recipe["time_budget"] = "1h"
+    (tmp_path / "budget.yaml").write_text(yaml.safe_dump(recipe))
+    proc = run_cli(["--config", str(tmp_path / "budget.yaml"), "--corpus_dir", str(corpus_dir), "--dataset_dir",
+                    str(real_dataset[1]), "--tokenizer_dir", str(char_tokenizer_dir), "--output_dir", str(tmp_path / "run"),
+                    "--model_dir", str(tmp_path / "model"), "--max_steps", "3", "--eval_strategy", "no",
+                    "--save_strategy", "no"])
+    assert "max_steps 3 typed, it wins over the recipe's time_budget 1h" in proc.stdout
+    metrics = json.loads((tmp_path / "model/metrics.json").read_text())
+    assert metrics["max_steps"] == 3 and "time_budget_plans" not in metrics
+
+
+def test_staged_files_carry_no_local_path(budgeted, tmp_path):
+    import push_to_hub
+
+    _, out, _ = budgeted
+    folder = tmp_path / "model"
+    shutil.copytree(out / "model", folder)
+    private = tmp_path / "home" / "me" / "textos"
+    (folder / "eval_texts.json").write_text(json.dumps({"model": str(folder), "source": str(private),
+                                                         "bits_per_char": 3.0}))
+    result = push_to_hub.main([str(folder), "--repo_id", "someone/machado-gpt", "--dry_run",
+                               "--staging_dir", str(tmp_path / "stage")])
+    staged = tmp_path / "stage" / "someone--machado-gpt"
+    assert "training_curve.png" in {name for name, _ in result["files"]}
+    local = (folder / "run_config.yaml").read_text() + (folder / "eval_texts.json").read_text()
+    prefixes = {str(tmp_path.parent), str(ROOT.parent)}  # pytest's temporary folders, this checkout's parent
+    assert all(prefix in local for prefix in prefixes)  # the local folder names them (corpus, dataset, outputs)...
+    for p in staged.rglob("*"):
+        if p.suffix in (".json", ".yaml", ".md"):
+            assert not [x for x in prefixes if x in p.read_text()], p.name  # ...the staged copy none
+    assert json.loads((staged / "eval_texts.json").read_text())["source"] == "textos"
+    yaml.safe_load((staged / "run_config.yaml").read_text())
