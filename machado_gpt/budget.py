@@ -126,7 +126,8 @@ class StepClock(TrainerCallback, ExportableState):
 
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
         self._show_plan(state)
-        if state.global_step >= state.max_steps and args.save_strategy != "no":
+        ending = control.should_training_stop or state.global_step >= state.max_steps
+        if ending and args.save_strategy != "no":
             control.should_save = True  # a checkpoint at the run's end: training further resumes from there
         now = time.perf_counter()
         if self._last_end is not None and state.global_step > 2:  # the first step builds caches: not typical
@@ -148,7 +149,7 @@ class StepClock(TrainerCallback, ExportableState):
                      f"measured at the start: another process is probably using the same cores. Stop it, or give "
                      f"torch fewer threads (OMP_NUM_THREADS=1 or torch.set_num_threads)"
                      + ("; the time budget re-plans to end on time" if self.budget else ""))
-        if self.budget:
+        if self.budget and not ending:  # Trainer stops this step: a new plan would be saved but never run
             self._plan(args, state, control, lr_scheduler, step_time)
 
     def _plan(self, args, state, control, lr_scheduler, step_time: float) -> None:

@@ -23,6 +23,8 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
         for name, p in rows if f"{p}_bpc" in metrics
     )
     evaluation = _evaluation_section(model_dir)
+    speed = (f"{metrics['train_runtime']:.0f} s at {metrics.get('train_tokens_per_second', 0):,.0f} tokens/s"
+             if "train_runtime" in metrics else "finished from its last checkpoint (training time not recorded)")
     curve = ("\n![Training curve: train loss and validation bits/char against steps and minutes](training_curve.png)\n"
              if (Path(model_dir) / "training_curve.png").is_file() else "")
     samples = "\n\n".join(f"> {s.strip()}" for s in metrics.get("samples", [])[:3])
@@ -87,8 +89,7 @@ Validation and test are the last 5% and the 5% before it of every work, so no he
 ## Training
 {t.get('max_steps')} steps, batch {t.get('per_device_train_batch_size')} x {t.get('gradient_accumulation_steps')}
 sequences of {m['block_size']} tokens, {optimizer}, learning rate {t.get('learning_rate')} ({t.get('lr_scheduler_type')}),
-precision {metrics.get('precision')}, {metrics.get('train_runtime', 0):.0f} s at
-{metrics.get('train_tokens_per_second', 0):,.0f} tokens/s.
+precision {metrics.get('precision')}, {speed}.
 {curve}
 ## Results (held out)
 | split | bits/char | perplexity (per token) | characters |

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from transformers import GenerationConfig, ProgressCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import (
+    GenerationConfig,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+    TrainerState,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .budget import PlannedProgress, StepClock
@@ -392,22 +400,30 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     if resume:
         log(f"resuming from {resume}")
         clock.resume(resume, args)
-    try:
-        result = trainer.train(resume_from_checkpoint=resume)
-    except torch.OutOfMemoryError:
-        a = args
-        raise MachadoError(
-            f"out of memory at per_device_train_batch_size {a.per_device_train_batch_size}: halve it and double "
-            f"gradient_accumulation_steps (now {a.gradient_accumulation_steps}) to keep the same batch") from None
+    saved_state = json.loads((Path(resume) / "trainer_state.json").read_text(encoding="utf-8")) if resume else {}
     block = model_args.block_size
-    metrics = {k: v for k, v in result.metrics.items()}
-    # From the steps this call ran: Trainer's own per-second figures assume max_steps was known in advance (a budget
-    # plans it mid-run), and would count the placeholder's steps.
-    steps_run = trainer.state.global_step - getattr(trainer, "_initial_global_step", 0)
-    runtime = max(metrics["train_runtime"], 1e-9)
-    metrics["train_steps_per_second"] = round(steps_run / runtime, 3)
-    metrics["train_samples_per_second"] = round(steps_run * trainer.tokens_per_step() / block / runtime, 3)
-    metrics["train_tokens_per_second"] = round(steps_run * trainer.tokens_per_step() / runtime, 1)
+    if 0 < args.max_steps <= saved_state.get("global_step", 0):
+        # A kill between the run's last checkpoint and its end leaves this; Trainer would train one step past it.
+        log(f"{resume} holds the run's last step ({args.max_steps:,}): evaluating and saving it, no step more")
+        trainer._load_from_checkpoint(resume)
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+        metrics = {"train_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None)}
+    else:
+        try:
+            result = trainer.train(resume_from_checkpoint=resume)
+        except torch.OutOfMemoryError:
+            a = args
+            raise MachadoError(
+                f"out of memory at per_device_train_batch_size {a.per_device_train_batch_size}: halve it and double "
+                f"gradient_accumulation_steps (now {a.gradient_accumulation_steps}) to keep the same batch") from None
+        metrics = {k: v for k, v in result.metrics.items()}
+        # From the steps this call ran: Trainer's own per-second figures assume max_steps was known in advance (a
+        # budget plans it mid-run), and would count the placeholder's steps.
+        steps_run = trainer.state.global_step - getattr(trainer, "_initial_global_step", 0)
+        runtime = max(metrics["train_runtime"], 1e-9)
+        metrics["train_steps_per_second"] = round(steps_run / runtime, 3)
+        metrics["train_samples_per_second"] = round(steps_run * trainer.tokens_per_step() / block / runtime, 3)
+        metrics["train_tokens_per_second"] = round(steps_run * trainer.tokens_per_step() / runtime, 1)
     sampler = next(c for c in trainer.callback_handler.callbacks if isinstance(c, SampleCallback))
     sampler.enabled = False  # the final evaluations print no samples: the final ones are printed once, below
     metrics.update(trainer.evaluate(metric_key_prefix="eval"))
@@ -436,7 +452,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
         estimate = (f"an estimate on {len(test_set):,} evenly spaced blocks; every character: `python evaluate_model.py "
                     f"--model_dir {run.model_dir}`" if run.max_eval_blocks else f"all {len(test_set):,} blocks")
         log(f"validation bits/char {metrics['eval_bpc']:.3f}, test bits/char {metrics['test_bpc']:.3f} ({estimate}); "
-            f"{metrics['train_tokens_per_second']:,.0f} tokens/s; {metrics['max_steps']:,} steps in "
+            f"{metrics.get('train_tokens_per_second', 0):,.0f} tokens/s; {metrics['max_steps']:,} steps in "
             f"{metrics['wall_seconds']:.0f} s; model saved to {run.model_dir}")
         for text in [] if printed else metrics["samples"]:  # printed once: by that evaluation, or here
             log(f"sample: {text!r}")

@@ -107,6 +107,12 @@ def test_a_finished_run_trains_further_when_asked_and_never_past_its_plan(budget
     run_cli([*argv, "--max_steps", "12"])
     done = json.loads((tmp_path / "run/run_finished.json").read_text())["global_step"]
     assert done == 12 and (tmp_path / "run/checkpoint-12").is_dir()  # the last step is saved, to go on from there
+    # Killed after that checkpoint but before the end: the rerun evaluates and saves it, and trains no step more.
+    (tmp_path / "run/run_finished.json").unlink()
+    proc = run_cli([*argv, "--max_steps", "12"])
+    assert "holds the run's last step (12): evaluating and saving it, no step more" in proc.stdout
+    assert not (tmp_path / "run/checkpoint-13").exists()
+    assert json.loads((tmp_path / "model/metrics.json").read_text())["max_steps"] == 12
     proc = run_cli([*argv, "--max_steps", str(done + 6)])
     assert f"resuming from {tmp_path / 'run'}/checkpoint-{done}" in proc.stdout
     metrics = json.loads((tmp_path / "model/metrics.json").read_text())
