@@ -22,7 +22,8 @@ class PromptArguments:
     model_dir: str = field(default="machado-gpt", metadata={"help": "Model folder (or Hub id)"})
     prompt: str = field(default="Capitu", metadata={"help": "Text to continue"})
     compile: bool = field(default=False, metadata={
-        "help": "torch.compile the one-token step: about 2x faster on a CPU after 5-50 s of compiling; for long texts"})
+        "help": "torch.compile the one-token step, for long texts; whether it pays depends on the model (measure it: "
+                "python benchmarks/generation_speed.py --compile; docs/performance.md)"})
 
 
 def main(argv: Sequence[str] | None = None):

@@ -4,6 +4,7 @@
     make gpu-bundle    # once, where pip reaches PyPI: wheels, dataset, tokenizers and the thesis's input -> gpu-bundle/
     make gpu-check     # on the GPU machine, no network: python benchmarks/gpu_check.py --bundle gpu-bundle
     python benchmarks/gpu_check.py --device cpu --tiny --output_dir out/gpu-check-tiny   # every stage at toy size
+    python benchmarks/gpu_check.py report --output_dir docs/results   # the table and chart again, from its JSON
 
 (a) The thesis's script (`machado-gpt.py`, MIT; from ../shared/thesis, or the copy `make gpu-bundle` puts in the
     ignored bundle for machines without ../shared) at its own settings: 28.5M parameters, batch 512 x 128, fp32.
@@ -320,8 +321,12 @@ def markdown(r: dict) -> str:
 
 
 def save(r: dict, out: Path) -> None:
+    from machado_gpt.plots import gpu_check_chart
+
     (out / "gpu_check.json").write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "gpu_check.md").write_text(markdown(r), encoding="utf-8")
+    if r.get("thesis") or r.get("ours"):
+        gpu_check_chart(r, out / "gpu_check.png")
 
 
 def run_check(a) -> dict:
@@ -390,7 +395,7 @@ def run_check(a) -> dict:
 
 def main(argv=None) -> dict | None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", nargs="?", default="check", choices=["check", "bundle"])
+    p.add_argument("command", nargs="?", default="check", choices=["check", "bundle", "report"])
     p.add_argument("--bundle", default="gpu-bundle", help="The offline bundle folder (make gpu-bundle)")
     p.add_argument("--output_dir", default="out/gpu-check")
     p.add_argument("--device", default="auto", help="auto (the GPU if there is one), cuda or cpu")
@@ -402,6 +407,10 @@ def main(argv=None) -> dict | None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if a.command == "bundle":
         return make_bundle(a)
+    if a.command == "report":  # the table and chart again, from a check's JSON (e.g. docs/results/)
+        out = Path(a.output_dir)
+        save(json.loads((out / "gpu_check.json").read_text(encoding="utf-8")), out)
+        return None
     if not (Path(a.bundle) / "machado-dataset").is_dir():
         raise SystemExit(f"no bundle at {a.bundle}: run `make gpu-bundle` first (or pass --bundle DIR)")
     return run_check(a)

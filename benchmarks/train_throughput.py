@@ -6,9 +6,10 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --batch_size 512 --steps 30       # on a GPU
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
 
-MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak
-given by --peak_tflops (defaults: H100 989, A100 312, H200 989 bf16 dense). On a CPU the default peak is measured:
-the best of a few 3072 x 3072 fp32 matrix products (about 90% of the AVX2 FMA peak on this project's CPU).
+MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
+line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
+(3072 on a CPU, 8192 on a GPU) and one of the model's own shape. A bf16 step divided by the fp32 peak would overstate
+it by the ratio of the two peaks (2.2x on an AVX512-BF16 CPU).
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from machado_gpt.config import build_model, parse_recipe
 from machado_gpt.data import BlockDataset
-from machado_gpt.training import cpu_supports_bf16
-
-GPU_PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+from machado_gpt.hardware import cpu_supports_bf16, device_description, matmul_tflops
 
 
 class FakeTokenizer:
@@ -54,16 +53,6 @@ class StepTimer(TrainerCallback):
         elif state.global_step > self.warmup:
             self.steps += 1
             self.seconds = time.perf_counter() - self.start
-
-
-def cpu_matmul_tflops(n: int = 3072, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e12
 
 
 def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile=False) -> tuple[float, float]:
@@ -110,7 +99,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--vocab_size", type=int, default=210, help="210: the char vocabulary")
-    p.add_argument("--peak_tflops", type=float, default=None, help="bf16 peak of this device, for MFU")
+    p.add_argument("--peak_tflops", type=float, default=None, help="Use this peak for every precision instead of measuring")
     p.add_argument("--precisions", default=None,
                    help="default fp32,bf16 on a GPU or a CPU with native bf16; fp32 alone elsewhere (bf16 is ~17x slower there)")
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
@@ -126,13 +115,17 @@ def main(argv=None):
     batch = a.batch_size or (training.per_device_train_batch_size if cuda else 8)
     T = model_args.block_size
     blocks = torch.randint(3, a.vocab_size, ((a.warmup + a.steps + 2) * batch, T))
-    peak = a.peak_tflops
-    name = torch.cuda.get_device_name() if cuda else "CPU"
-    if peak is None and cuda:
-        peak = next((v for k, v in GPU_PEAK_BF16_TFLOPS.items() if k in name), None)
-    elif peak is None:
-        peak = cpu_matmul_tflops()
-        name = f"CPU (measured fp32 matmul peak {peak:.3f} TFLOP/s)"
+    # Each precision against its own peak, measured here in this run: square products and the model's own shape
+    # (a block's tokens @ the first MLP matrix), the larger being what this machine's matrix units reach.
+    name = device_description(device)
+    C = model_args.n_embd
+    peaks = {}
+    for precision in a.precisions.split(","):
+        square = matmul_tflops(precision, device)
+        own = matmul_tflops(precision, device, batch * T, C, model_args.n_inner or 4 * C)
+        peaks[precision] = a.peak_tflops or max(square, own)
+        print(f"{precision} matmul peak here: {square:.3f} TFLOP/s square, {own:.3f} on the model's shape "
+              f"({batch * T} x {C} @ {C} x {model_args.n_inner or 4 * C})", flush=True)
     n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
     flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
@@ -152,7 +145,8 @@ def main(argv=None):
     print(f"best of {a.repeats}:")
     for (precision, loop_name), tps in results.items():
         tflops = tps * flops_per_token / 1e12
-        mfu = f"{100 * tflops / peak:5.1f}% MFU" if peak else "MFU n/a (give --peak_tflops)"
+        peak = peaks[precision.removesuffix("+compile")]
+        mfu = f"{100 * tflops / peak:5.1f}% of the {precision.removesuffix('+compile')} peak"
         print(f"{precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}")
     for precision in precisions:
         ratio = results[(precision, "Trainer")] / results[(precision, "plain PyTorch")]

@@ -32,17 +32,17 @@ def anatomy(model, tokenizer, prompt: str, layer: int = 0, head: int = 0, positi
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     limit = context_length(config)
     if not prompt.strip() or not ids:
-        raise MachadoError("the prompt is empty: write a few words")
+        raise MachadoError.of("empty_prompt")
     if len(ids) > limit:
-        raise MachadoError(f"the prompt has {len(ids)} tokens; the model sees at most {limit}: shorten it")
+        raise MachadoError.of("prompt_tokens", n=len(ids), limit=limit)
     n_layer, n_head = config.num_hidden_layers, config.num_attention_heads
     if not (0 <= layer < n_layer and 0 <= head < n_head):
-        raise MachadoError(f"layer {layer} / head {head} out of range: the model has {n_layer} layers of {n_head} heads")
+        raise MachadoError.of("layer_head", layer=layer, head=head, n_layer=n_layer, n_head=n_head)
     if len(ids) < 2:
-        raise MachadoError("the prompt has one token: the logit lens needs a next token, write at least two")
+        raise MachadoError.of("one_token")
     position = position if position >= 0 else len(ids) - 1 + position  # the last position with a next token
     if not 0 <= position < len(ids) - 1:
-        raise MachadoError(f"position {position} has no next token in the prompt: pick 0 to {len(ids) - 2}")
+        raise MachadoError.of("position", position=position, last=len(ids) - 2)
     out = model(input_ids=torch.tensor([ids], device=model.device), output_attentions=True, output_hidden_states=True)
     probs = torch.softmax(out.logits[0].float(), dim=-1)  # (T, V)
     top = probs.topk(min(top_n, probs.shape[-1]), dim=-1)
@@ -53,6 +53,9 @@ def anatomy(model, tokenizer, prompt: str, layer: int = 0, head: int = 0, positi
     lens = [float(torch.softmax(lm_head(head_norm(h[0, position])).float(), -1)[target])
             for h in out.hidden_states[:n_layer]] + [float(probs[position, target])]
     texts = token_texts(tokenizer, ids)
+    nxt = torch.tensor(ids[1:], device=probs.device)
+    actual_p = probs[:-1].gather(1, nxt[:, None])[:, 0]  # (T-1,): the probability of the token that does come next
+    actual_rank = (probs[:-1] > actual_p[:, None]).sum(-1) + 1
     return {
         "tokens": texts,
         "top": [[[tokenizer.decode([int(i)]), float(p)] for i, p in zip(row_i, row_p)]
@@ -60,4 +63,5 @@ def anatomy(model, tokenizer, prompt: str, layer: int = 0, head: int = 0, positi
         "attention": out.attentions[layer][0, head].float().tolist(),  # (T, T): row = query, column = key
         "layer": layer, "head": head, "position": position, "next_token": texts[position + 1],
         "lens": lens,  # probability of the actual next token after the embeddings and after each layer
+        "actual": [[float(p), int(r)] for p, r in zip(actual_p.tolist(), actual_rank.tolist())],  # per position
     }

@@ -9,6 +9,7 @@ import yaml
 
 from .corpus import KAGGLE_DATASET, KAGGLE_URL
 from .generation import DEFAULT_SAMPLING
+from .i18n import number
 
 WIDGET_PROMPTS = ["Capitu", "Era uma vez", "Ao verme que primeiro roeu"]
 
@@ -39,7 +40,9 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
         context_note = (f"Every layer attends to the last {m['n_positions']} tokens (a sliding window, as in training), "
                         f"so `pipeline(..., max_new_tokens=1000)` writes past the window.")
     family_pt = "GPT-2" if model_type == "gpt2" else "modelo de arquitetura Qwen3"
-    pt_result = (f"No conjunto de teste: {metrics['test_bpc']:.3f} bits por caractere. " if "test_bpc" in metrics else "")
+    pt_result = (f"No conjunto de teste: {number(metrics['test_bpc'], 'pt', 3)} bits por caractere. "
+                 if "test_bpc" in metrics else "")
+    pt_params = number(metrics.get("parameters", 0), "pt")
     opt = config.get("optimizer", {})
     optimizer = ("Muon on the hidden matrices (learning rate "
                  f"{opt.get('muon_learning_rate')}) and AdamW on the rest" if opt.get("optimizer") == "muon" else "AdamW")
@@ -75,7 +78,7 @@ Assis with a {kind}-level tokenizer. It writes "Machadian dreams": Portuguese pr
 with no knowledge of the world beyond it.
 
 ## Resumo em português
-Um pequeno {family_pt} ({metrics.get('parameters', 0):,} parâmetros, {m['n_layer']} camadas, janela de
+Um pequeno {family_pt} ({pt_params} parâmetros, {m['n_layer']} camadas, janela de
 {m['n_positions']} tokens) treinado do zero com a obra completa de Machado de Assis. Ele escreve "sonhos
 machadianos": prosa no estilo do corpus, sem conhecimento do mundo além dele. {pt_result}Para usar:
 `pipeline("text-generation", model="{repo_id}")` (exemplo abaixo). É um modelo para ensinar e brincar, não uma fonte de

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 from pathlib import Path
 
 import gradio as gr
@@ -13,6 +14,7 @@ import gradio as gr
 from .anatomy import anatomy
 from .config import context_length
 from .generation import SamplingArguments, stream_text
+from .i18n import ERROR_TITLE, language, number
 from .utils import MachadoError
 
 MAX_NEW_TOKENS = 2000  # one request's cap: a long text must not hold the queue for minutes
@@ -65,58 +67,82 @@ I18N = gr.I18n(**{lang: texts for lang, texts in TEXTS.items()})
 _ = I18N
 
 
-def _user_error(e: Exception) -> gr.Error:
-    """A message in the interface (a toast), never a traceback."""
-    return gr.Error(str(e), print_exception=False)
+def _user_error(e: MachadoError, lang: str = "pt") -> gr.Error:
+    """A message in the interface (a toast), in the reader's language, never a traceback."""
+    return gr.Error(e.in_language(lang), title=ERROR_TITLE[lang], print_exception=False)
 
 
-def number(value, name: str, integer: bool = True):
+def reader(request: gr.Request | None) -> str:
+    """The reader's language, from the browser's Accept-Language (Portuguese when none is sent)."""
+    return language(request.headers.get("accept-language") if request is not None else None)
+
+
+def parse_number(value, name: str, integer: bool = True):
     """A number from the interface or the API (which takes any JSON value): a MachadoError, never a traceback, for
     None, text, NaN or infinity."""
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise MachadoError(f"{name} must be a number (got {value!r})") from None
+        raise MachadoError.of("not_number", name=name, value=repr(value)) from None
     if not math.isfinite(x) or abs(x) > 2**53:
-        raise MachadoError(f"{name} {value} is out of range")
+        raise MachadoError.of("out_of_range", name=name, value=str(value))
     if integer and x != int(x):
-        raise MachadoError(f"{name} must be a whole number (got {value})")
+        raise MachadoError.of("not_whole", name=name, value=str(value))
     return int(x) if integer else x
 
 
 def sampling_from(max_new_tokens, temperature, top_k, top_p, seed) -> SamplingArguments:
-    length = number(max_new_tokens, "length")
+    length = parse_number(max_new_tokens, "length")
     if length > MAX_NEW_TOKENS:
-        raise MachadoError(f"length {length} is over this demo's cap of {MAX_NEW_TOKENS} tokens")
-    seed = -1 if seed is None else number(seed, "seed")
-    if seed < -1:
-        raise MachadoError(f"seed {seed} must be -1 (random) or between 0 and 4,294,967,295")
-    return SamplingArguments(max_new_tokens=length, temperature=number(temperature, "temperature", integer=False),
-                             top_k=number(top_k, "top_k"), top_p=number(top_p, "top_p", integer=False),
-                             seed=None if seed == -1 else seed)
+        raise MachadoError.of("length_cap", n=length, limit=MAX_NEW_TOKENS)
+    seed = -1 if seed is None else parse_number(seed, "seed")
+    if not -1 <= seed < 2**32:
+        raise MachadoError.of("seed_demo", seed=str(seed))
+    # -1 draws a fresh seed, which is then shown, so that a text the student liked can be written again
+    return SamplingArguments(max_new_tokens=length, temperature=parse_number(temperature, "temperature", integer=False),
+                             top_k=parse_number(top_k, "top_k"), top_p=parse_number(top_p, "top_p", integer=False),
+                             seed=secrets.randbelow(2**32) if seed == -1 else seed)
+
+
+SEED_NOTE = {"pt": "Semente usada: **{seed}** (escreva-a em Semente para repetir este texto)",
+             "en": "Seed used: **{seed}** (type it in Seed to write this text again)"}
 
 
 def write_fn(model, tokenizer):
-    def write(prompt, max_new_tokens, temperature, top_k, top_p, seed):
-        """Streams prompt + continuation; each update is the whole text so far."""
+    def write(prompt, max_new_tokens, temperature, top_k, top_p, seed, request: gr.Request):
+        """Streams (prompt + continuation, the seed used); each update is the whole text so far."""
+        lang = reader(request)
         try:
             if not prompt or not prompt.strip():
-                raise MachadoError("the prompt is empty: write a few words, e.g. Capitu")
+                raise MachadoError.of("empty_prompt")
             if len(prompt) > MAX_PROMPT_CHARS:
-                raise MachadoError(f"the prompt has {len(prompt)} characters; this demo takes up to {MAX_PROMPT_CHARS}")
+                raise MachadoError.of("prompt_chars", n=len(prompt), limit=MAX_PROMPT_CHARS)
             args = sampling_from(max_new_tokens, temperature, top_k, top_p, seed)
         except MachadoError as e:
-            raise _user_error(e) from None
+            raise _user_error(e, lang) from None
+        note = SEED_NOTE[lang].format(seed=args.seed)
         text = prompt
         for piece in stream_text(model, tokenizer, prompt, args):
             text += piece
-            yield text
+            yield text, note
 
     return write
 
 
-def figures(data: dict):
-    """(a) next-token bars per position, (b) the attention heatmap, (c) the logit lens, as matplotlib figures."""
+FIGURE_TEXT = {
+    "pt": {"head": "camada {layer}, cabeça {head}", "key": "chave: o token olhado", "query": "consulta: o token que olha",
+           "weight": "peso de atenção", "emb": "emb.", "after": "depois da camada (emb.: só os embeddings)",
+           "p_next": "p(próximo token real)", "rank": "{tok} (n.º {rank})"},
+    "en": {"head": "layer {layer}, head {head}", "key": "key: the token looked at", "query": "query: the token looking",
+           "weight": "attention weight", "emb": "emb", "after": "after layer (emb: the embeddings only)",
+           "p_next": "p(actual next token)", "rank": "{tok} (#{rank})"},
+}
+
+
+def figures(data: dict, lang: str = "pt"):
+    """(a) next-token bars per position, with the actual next token in red (added with its rank when it is not in
+    the top 5), (b) the attention heatmap with its colour scale, (c) the logit lens; labels in `lang`."""
+    text = FIGURE_TEXT[lang]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,10 +156,12 @@ def figures(data: dict):
         if t >= n:
             ax.axis("off")
             continue
-        labels = [repr(tok)[1:-1] or "·" for tok, _ in data["top"][t]][::-1]
-        values = [p for _, p in data["top"][t]][::-1]
-        actual = tokens[t + 1] if t + 1 < n else None
-        colors = ["#c0392b" if tok == actual else "#4a6fa5" for tok, _ in data["top"][t]][::-1]
+        top = [(repr(tok)[1:-1] or "·", p, "#c0392b" if t + 1 < n and tok == tokens[t + 1] else "#4a6fa5")
+               for tok, p in data["top"][t]]
+        if t + 1 < n and tokens[t + 1] not in [tok for tok, _ in data["top"][t]]:  # the real next token, further down
+            p, rank = data["actual"][t]
+            top.append((text["rank"].format(tok=repr(tokens[t + 1])[1:-1], rank=rank), p, "#c0392b"))
+        labels, values, colors = (list(x)[::-1] for x in zip(*top))
         ax.barh(labels, values, color=colors)
         ax.set_xlim(0, 1)
         ax.set_title(f"{t}: {tokens[t]!r}", fontsize=9)
@@ -141,18 +169,22 @@ def figures(data: dict):
     bars.tight_layout()
 
     heat, ax = plt.subplots(figsize=(1 + 0.35 * n, 1 + 0.35 * n))
-    ax.imshow(data["attention"], cmap="Blues", vmin=0, vmax=1)
+    image = ax.imshow(data["attention"], cmap="Blues", vmin=0, vmax=1)
+    heat.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=text["weight"])
     names = [repr(tok)[1:-1] for tok in tokens]
     ax.set_xticks(range(n), names, rotation=90, fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
-    ax.set_title(f"layer {data['layer']}, head {data['head']}", fontsize=10)
+    ax.set_xlabel(text["key"], fontsize=8)
+    ax.set_ylabel(text["query"], fontsize=8)
+    ax.set_title(text["head"].format(layer=data["layer"], head=data["head"]), fontsize=10)
     heat.tight_layout()
 
     lens, ax = plt.subplots(figsize=(6, 3))
-    steps = ["emb"] + [str(i + 1) for i in range(len(data["lens"]) - 1)]
+    steps = [text["emb"]] + [str(i + 1) for i in range(len(data["lens"]) - 1)]
     ax.plot(steps, data["lens"], marker="o", color="#4a6fa5")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("p(next)")
+    ax.set_xlabel(text["after"])
+    ax.set_ylabel(text["p_next"])
     ax.set_title(f"{data['position']}: {tokens[data['position']]!r} -> {data['next_token']!r}", fontsize=10)
     lens.tight_layout()
     for fig in (bars, heat, lens):
@@ -161,25 +193,38 @@ def figures(data: dict):
 
 
 def anatomy_fn(model, tokenizer):
-    def look(prompt, layer, head, position):
+    def look(prompt, layer, head, position, request: gr.Request):
+        lang = reader(request)
         try:
-            data = anatomy(model, tokenizer, prompt or "", number(layer, "layer"), number(head, "head"),
-                           number(position, "position"))
+            data = anatomy(model, tokenizer, prompt or "", parse_number(layer, "layer"), parse_number(head, "head"),
+                           parse_number(position, "position"))
         except MachadoError as e:
-            raise _user_error(e) from None
-        return (*figures(data), data)
+            raise _user_error(e, lang) from None
+        return (*figures(data, lang), data)
 
     return look
 
 
+def model_line(model, model_name: str, lang: str) -> str:
+    """'`machado-gpt` · qwen3 · 4 camadas × 128 · 1.328.512 parâmetros · janela de 128 tokens', numbers as `lang`
+    writes them."""
+    c = model.config
+    layers, params, window = {"pt": ("camadas", "parâmetros", "janela de"), "en": ("layers", "parameters", "window of")}[lang]
+    return (f"`{model_name}` · {c.model_type} · {c.num_hidden_layers} {layers} × {c.hidden_size} · "
+            f"{number(model.num_parameters(), lang)} {params} · {window} {context_length(c)} tokens")
+
+
 def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
     config = model.config
-    window = context_length(config)
     with gr.Blocks(title="machado-gpt") as demo:
         gr.Markdown(_("heading"))
         gr.Markdown(_("intro"))
-        gr.Markdown(f"`{model_name}` · {config.model_type} · {config.num_hidden_layers} × {config.hidden_size} · "
-                    f"{model.num_parameters():,} parâmetros / parameters · janela / window: {window} tokens")
+        header = gr.Markdown(model_line(model, model_name, "pt"), elem_id="modelo")
+
+        def header_for(request: gr.Request) -> str:  # the reader's language, from the browser (Portuguese first)
+            return model_line(model, model_name, language(request.headers.get("accept-language")))
+
+        demo.load(header_for, None, header, queue=False)
         with gr.Tab(_("write"), id="escrever"):
             prompt = gr.Textbox(label=_("prompt"), value="Capitu", lines=2, max_length=MAX_PROMPT_CHARS, elem_id="prompt")
             with gr.Row():
@@ -188,13 +233,14 @@ def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
             with gr.Row():
                 top_k = gr.Slider(0, 200, value=50, step=1, label=_("top_k"))
                 top_p = gr.Slider(0.05, 1, value=0.95, step=0.01, label=_("top_p"))
-                seed = gr.Number(value=7, precision=0, label=_("seed"))
+                seed = gr.Number(value=-1, precision=0, label=_("seed"))  # random by default, shown after each run
             with gr.Row():
                 go = gr.Button(_("write"), variant="primary", elem_id="escrever-botao")
                 stop = gr.Button(_("stop"), elem_id="parar")
             text = gr.Textbox(label=_("text"), lines=14, elem_id="texto")
+            used_seed = gr.Markdown(elem_id="semente-usada")
             gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label=_("examples"))
-            event = go.click(write_fn(model, tokenizer), [prompt, length, temperature, top_k, top_p, seed], text,
+            event = go.click(write_fn(model, tokenizer), [prompt, length, temperature, top_k, top_p, seed], [text, used_seed],
                              api_name="escrever", concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model")
             stop.click(None, cancels=[event])
         with gr.Tab(_("anatomy"), id="anatomia"):
@@ -213,8 +259,13 @@ def build_demo(model, tokenizer, model_name: str) -> gr.Blocks:
             lens = gr.Plot(elem_id="lente")
             with gr.Accordion(_("numbers"), open=False):
                 numbers = gr.JSON()
-            look.click(anatomy_fn(model, tokenizer), [short, layer, head, position], [bars, heat, lens, numbers],
-                       api_name="anatomia", concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model")
+            inputs, outputs = [short, layer, head, position], [bars, heat, lens, numbers]
+            look.click(anatomy_fn(model, tokenizer), inputs, outputs, api_name="anatomia",
+                       concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model")
+            # The pictures follow the controls as they move: no need to press the button again.
+            for control in (layer.release, head.release, position.submit):
+                control(anatomy_fn(model, tokenizer), inputs, outputs, api_visibility="private",
+                        concurrency_limit=GENERATION_CONCURRENCY, concurrency_id="model", trigger_mode="always_last")
     demo.queue(max_size=32)
     return demo
 

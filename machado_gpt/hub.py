@@ -85,7 +85,7 @@ def scrub_local_paths(text: str) -> str:
 
 # What the demo imports at run time, with the bounds of requirements.txt (the Space's SDK brings gradio itself).
 SPACE_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "datasets", "evaluate",
-                  "matplotlib", "pyyaml")
+                  "matplotlib", "pyyaml", "babel")
 
 
 def space_requirements() -> list[str]:

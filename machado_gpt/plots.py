@@ -66,3 +66,25 @@ def draw_training_curve(curve: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def gpu_check_chart(r: dict, path: Path) -> None:
+    """The GPU check's headline: tokens/s of the thesis's script and of our Trainer in each precision (log scale),
+    with the share of the measured bf16 peak on each bar. `r` is benchmarks/gpu_check.py's JSON."""
+    plt = _pyplot()
+    rows = ([("thesis script, fp32", r["thesis"]["tokens_per_second"], r["thesis"]["mfu"])] if r.get("thesis") else [])
+    rows += [(f"ours, {row['precision']}", row["tokens_per_second"], row["mfu"]) for row in r.get("ours", [])]
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(rows) + 1.4))
+    names, speeds, mfus = zip(*rows)
+    ax.barh(names, speeds, color=["#999999"] + ["#c0392b"] * (len(rows) - 1))
+    ax.set_xscale("log")
+    for i, (speed, mfu) in enumerate(zip(speeds, mfus)):
+        ax.text(speed, i, f" {speed / 1e3:,.0f}k tokens/s, {mfu:.0%} of peak", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(right=max(speeds) * 8)
+    ax.set_xlabel("training tokens per second, 28.5M model, batch 512 x 128 (log scale)")
+    ax.set_title(r["device"].split(",")[0] + f": bf16 matrix peak measured at {r['bf16_peak_tflops']:.0f} TFLOP/s",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -14,7 +14,24 @@ import yaml
 
 
 class MachadoError(Exception):
-    """A user-facing error: its message is one line naming the problem and the fix."""
+    """A user-facing error: its message is one line naming the problem and the fix. One made by `of` also carries
+    its catalog key and parameters, so that the demo can show it in its reader's language (machado_gpt/i18n.py)."""
+
+    key: str | None = None
+    params: dict = {}
+
+    @classmethod
+    def of(cls, key: str, **params) -> MachadoError:
+        from .i18n import message
+
+        error = cls(message(key, "en", **params))
+        error.key, error.params = key, params
+        return error
+
+    def in_language(self, lang: str) -> str:
+        from .i18n import message
+
+        return message(self.key, lang, **self.params) if self.key else str(self)
 
 
 def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> tuple:

@@ -23,7 +23,8 @@ def client(tiny_model_dirs):
     demo = build_demo(model, tokenizer, str(tiny_model_dirs))
     demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, i18n=I18N, quiet=True)
     try:
-        yield Client(demo.local_url, verbose=False), model, tokenizer
+        # An English reader (the demo answers an API client that sends no Accept-Language in Portuguese)
+        yield Client(demo.local_url, verbose=False, headers={"Accept-Language": "en-US,en"}), model, tokenizer, demo
     finally:
         demo.close()
 
@@ -31,11 +32,21 @@ def client(tiny_model_dirs):
 def write(client, prompt="Capitu", length=60, temperature=0.7, top_k=50, top_p=0.95, seed=7) -> list[str]:
     job = client.submit(prompt, length, temperature, top_k, top_p, seed, api_name="/escrever")
     job.result()
-    return job.outputs()
+    return [text for text, _ in job.outputs()]
+
+
+def test_escrever_draws_a_fresh_seed_by_default_and_shows_it(client):
+    c, _, _, _ = client
+    runs = [c.predict("Capitu", 60, 1.0, 0, 1.0, -1, api_name="/escrever") for _ in range(2)]
+    (text_a, note_a), (text_b, note_b) = runs
+    assert text_a != text_b and note_a != note_b  # pressing Escrever again writes something new
+    seed = int(note_a.split("**")[1])
+    assert note_a.startswith("Seed used: **")  # this client reads English
+    assert write(c, length=60, temperature=1.0, top_k=0, top_p=1.0, seed=seed)[-1] == text_a  # and it repeats
 
 
 def test_escrever_streams_and_a_seed_gives_the_same_text(client):
-    c, _, _ = client
+    c, _, _, _ = client
     updates = write(c)
     assert len(updates) > 10  # streamed: many updates, each the text so far
     assert all(b.startswith(a) for a, b in zip(updates, updates[1:])) and updates[0].startswith("Capitu")
@@ -44,7 +55,7 @@ def test_escrever_streams_and_a_seed_gives_the_same_text(client):
 
 
 def test_escrever_writes_1000_tokens_past_the_window(client):
-    c, model, tokenizer = client
+    c, model, tokenizer, _ = client
     text = write(c, length=1000, temperature=1.0, top_k=0, top_p=1.0)[-1]
     new = tokenizer(text[len("Capitu"):], add_special_tokens=False)["input_ids"]
     assert context_length(model.config) == 16 and 950 <= len(new) <= 1000  # a char model: a token a char
@@ -52,23 +63,23 @@ def test_escrever_writes_1000_tokens_past_the_window(client):
 
 @pytest.mark.parametrize("args, message", [
     (dict(prompt="   "), "prompt is empty"),
-    (dict(prompt="x" * 3000), "this demo takes up to 2000"),
+    (dict(prompt="x" * 3000), "this demo takes up to 2,000"),
     (dict(temperature=-1), "less than minimum value 0"),  # the sliders' own bounds, checked by Gradio
     (dict(top_p=0), "less than minimum value 0.05"),
     (dict(length=50_000), "greater than maximum value 2000"),
     (dict(seed=10**30), r"seed \S+ is out of range"),  # past float precision: rejected before any cast
-    (dict(seed=2**40), "seed 1099511627776 must be between 0 and 4,294,967,295"),
+    (dict(seed=2**40), r"seed 1099511627776 must be -1 \(random\) or between 0 and 4,294,967,295"),
     (dict(seed=-5), "seed -5 must be -1 \\(random\\)"),
 ])
 def test_escrever_bad_input_is_a_message_not_a_traceback(client, args, message):
-    c, _, _ = client
+    c, _, _, _ = client
     with pytest.raises(Exception, match=message) as err:
         write(c, **args)
     assert "Traceback" not in str(err.value)
 
 
 def test_anatomia_numbers_have_the_right_shapes(client):
-    c, model, tokenizer = client
+    c, model, tokenizer, _ = client
     bars, heat, lens, data = c.predict("Capitu olhou", 1, 1, -1, api_name="/anatomia")
     n = len(tokenizer("Capitu olhou", add_special_tokens=False)["input_ids"])
     assert all(plot is not None for plot in (bars, heat, lens))
@@ -95,6 +106,40 @@ def test_anatomia_numbers_have_the_right_shapes(client):
     (("Capitu", 0, 0, 40), "has no next token"),
 ])
 def test_anatomia_bad_input_is_a_message(client, args, message):
-    c, _, _ = client
+    c, _, _, _ = client
     with pytest.raises(Exception, match=message):
         c.predict(*args, api_name="/anatomia")
+
+
+def test_numbers_follow_the_readers_language():
+    from machado_gpt.i18n import language, number
+
+    assert (number(1.7234, "pt", 3), number(1.7234, "en", 3)) == ("1,723", "1.723")
+    assert (number(1328512, "pt"), number(1328512, "en")) == ("1.328.512", "1,328,512")
+    assert [language(h) for h in ("pt-BR,pt;q=0.9,en;q=0.8", "pt-PT", "en-US,en;q=0.9", "fr-FR", None)] == [
+        "pt", "pt", "en", "en", "pt"]
+
+
+def test_a_portuguese_reader_gets_portuguese_errors_with_portuguese_numbers(client):
+    _, _, _, demo = client
+    portuguese = Client(demo.local_url, verbose=False)  # no Accept-Language: Portuguese first
+    with pytest.raises(Exception, match="o texto tem 3.000 caracteres; esta demonstração aceita até 2.000"):
+        portuguese.predict("x" * 3000, 60, 0.7, 50, 0.95, 7, api_name="/escrever")
+    with pytest.raises(Exception, match=r"a semente 1099511627776 deve ser -1 \(aleatória\)"):
+        portuguese.predict("Capitu", 60, 0.7, 50, 0.95, 2**40, api_name="/escrever")
+    with pytest.raises(Exception, match="a posição 40 não tem próximo token no texto: escolha de 0 a 4"):
+        portuguese.predict("Capitu", 0, 0, 40, api_name="/anatomia")
+
+
+def test_the_actual_next_token_has_its_probability_and_rank_everywhere(client):
+    c, model, tokenizer, _ = client
+    *_, data = c.predict("Capitu olhou", 1, 1, -1, api_name="/anatomia")
+    n = len(data["tokens"])
+    assert len(data["actual"]) == n - 1
+    for t, (p, rank) in enumerate(data["actual"]):
+        in_top = [q for tok, q in data["top"][t] if tok == data["tokens"][t + 1]]
+        if in_top:  # in the top 5: the same probability, at the rank of its bar
+            assert p == pytest.approx(in_top[0], rel=1e-5) and rank == [tok for tok, _ in data["top"][t]].index(
+                data["tokens"][t + 1]) + 1
+        else:
+            assert rank > 5 and p <= data["top"][t][-1][1]

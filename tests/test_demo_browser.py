@@ -11,6 +11,8 @@ import urllib.request
 import pytest
 
 import push_to_hub
+from machado_gpt.evaluation import load_model
+from machado_gpt.i18n import number
 from machado_gpt.web import CHROMIUM
 from tests.conftest import FAMILIES, ROOT
 from tests.test_demo import free_port
@@ -58,6 +60,12 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             page = browser.new_context(locale="pt-BR").new_page()
             page.goto(url)
             page.get_by_role("tab", name="Escrever").wait_for(timeout=60_000)  # Portuguese for a pt-BR browser
+            # Numbers as a Brazilian writes them: 1.328.512 parâmetros, never 1,328,512.
+            params = load_model(str(model_dir))[0].num_parameters()
+            page.wait_for_function("document.querySelector('#modelo').innerText.includes('parâmetros')", timeout=30_000)
+            header = page.locator("#modelo").inner_text()
+            assert f"{number(params, 'pt')} parâmetros" in header and "janela de 64 tokens" in header
+            assert "parameters" not in header and "window" not in header and params >= 1000
             page.locator("#prompt textarea").fill("Era uma vez")
             page.get_by_role("button", name="Escrever").click()
             lengths = []
@@ -69,6 +77,7 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             page.wait_for_function("document.querySelector('#texto textarea').value.length > 300", timeout=60_000)
             text = page.locator("#texto textarea").input_value()
             assert text.startswith("Era uma vez") and len(set(lengths)) > 2
+            assert page.locator("#semente-usada").inner_text().startswith("Semente usada: ")  # random, and shown
             (ROOT / "out").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "out" / "demo-escrever.png"), full_page=True)
             # Parar (Stop) ends a long generation: the text stops growing well short of 2,000 tokens.
@@ -95,6 +104,12 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             assert page.locator("#barras img").count() == 1 and page.locator("#lente img").count() == 1
             assert "Atenção" in page.content()  # the Portuguese explanations are there
             page.screenshot(path=str(ROOT / "out" / "demo-anatomia.png"), full_page=True)
+            english = browser.new_context(locale="en-US").new_page()  # the same demo for an English browser
+            english.goto(url)
+            english.wait_for_function("document.querySelector('#modelo').innerText.includes('parameters')",
+                                      timeout=30_000)
+            header = english.locator("#modelo").inner_text()
+            assert f"{number(params, 'en')} parameters" in header and "parâmetros" not in header
             browser.close()
     finally:
         proc.terminate()
@@ -117,7 +132,7 @@ def test_space_staging_starts_the_app_offline_from_the_staged_files(model_dir, t
     # Offline, the Space's model (a Hub id) cannot load; MODEL_DIR points the staged app at the local folder.
     proc, url = start_app(space, model_dir, free_port())
     try:
-        out = Client(url, verbose=False).predict("Capitu", 20, 0.7, 50, 0.95, 1, api_name="/escrever")
+        out, _ = Client(url, verbose=False).predict("Capitu", 20, 0.7, 50, 0.95, 1, api_name="/escrever")
         assert out.startswith("Capitu") and len(out) > len("Capitu")
     finally:
         proc.terminate()

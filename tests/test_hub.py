@@ -1,10 +1,13 @@
 """push_to_hub.py: a dry run stages exactly the loadable files with a valid card; clear errors offline or logged out."""
 
+import json
+
 import pytest
 from huggingface_hub import ModelCard
 
 import push_to_hub
 import train_hf
+from machado_gpt.i18n import number
 from machado_gpt.utils import MachadoError
 
 
@@ -34,6 +37,11 @@ def test_dry_run_stages_a_loadable_folder_with_our_card(model_dir, tmp_path):
     assert 'pipeline("text-generation", model="someone/machado-gpt")' in card.text
     assert "fine-tuned version of" not in card.text and "bits/char" in card.text
     assert "## Resumo em português" in card.text and "bits por caractere" in card.text  # a Portuguese summary
+    # Numbers as a Brazilian reads them: 3,412 bits por caractere and 34.240 parâmetros, not 3.412 and 34,240.
+    summary = card.text.split("## Resumo em português", 1)[1].split("\n## ", 1)[0]
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert f"{number(metrics['parameters'], 'pt')} parâmetros" in summary and "." in number(metrics["parameters"], "pt")
+    assert f"{number(metrics['test_bpc'], 'pt', 3)} bits por caractere" in summary and "," in number(1.5, "pt", 3)
 
 
 @pytest.mark.parametrize("planted", ["training_args.bin", "optimizer.pt", "extra.pkl", "modeling_machado.py"])

@@ -12,23 +12,25 @@ import pytest
 
 from tests.conftest import ROOT
 
-SECTIONS = ("## Training", "## Hyperparameter search", "## Scale: GPUs and machines")
+# Where the commands are: the README's short list, and the training page's full one.
+SECTIONS = {"README.md": ("## Training, and more",),
+            "docs/training.md": ("## Training", "## Hyperparameter search", "## Scale: GPUs and machines")}
+DOCS = ("training", "results", "performance", "gpu", "clients", "demo", "hub", "corpus", "tests")
 NEEDS_GPU = ("single-gpu-bf16.yaml", "multi-gpu-ddp.yaml", "multi-node.yaml", "fsdp.yaml")
 
 
 def readme_commands() -> list[tuple[str, str]]:
     """(command, its comment) for every command line of the sections; continuation lines are joined."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = []
-    for title in SECTIONS:
-        body = text.split(title, 1)[1].split("\n## ", 1)[0]
+    for path, title in ((path, title) for path, titles in SECTIONS.items() for title in titles):
+        body = (ROOT / path).read_text(encoding="utf-8").split(title + "\n", 1)[1].split("\n## ", 1)[0]
         for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
             joined = re.sub(r"\\\s*(#[^\n]*)?\n\s*", " ", block)
             for line in joined.splitlines():
                 command, _, comment = line.partition("  #")
                 if command.strip().startswith(("python ", "accelerate launch")):
                     commands.append((command.strip(), comment))
-    return commands
+    return list(dict((c, (c, comment)) for c, comment in commands).values())  # a command in both places runs once
 
 
 COMMANDS = readme_commands()
@@ -40,7 +42,7 @@ def test_the_readme_has_the_commands_this_test_runs():
     assert any("--time_budget" in c for c in commands) and any("--hp_search optuna" in c for c in commands)
 
 
-@pytest.mark.slow  # 7 trainings of ~25 s: after the main suite
+@pytest.mark.slow  # about 10 trainings of ~25 s: after the main suite
 @pytest.mark.parametrize("command, comment", COMMANDS, ids=[c for c, _ in COMMANDS])
 def test_readme_command_runs_from_nothing(command, comment, corpus_dir, tmp_path):
     argv = shlex.split(command.replace("<user>", "someone"))
@@ -92,7 +94,23 @@ def test_the_portuguese_readme_keeps_in_step_with_the_english_one():
         assert re.search(rf"^{target}:", makefile, flags=re.M), f"make {target}"
     for script in set(re.findall(r"(?:python|node) ([\w/]+\.(?:py|mjs))", code)):
         assert (ROOT / script).is_file(), script
+    documented = en + "".join((ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8") for page in DOCS)
     for flag in set(re.findall(r"(--\w+)", code)):
-        assert flag in en, f"{flag} is in README.pt-BR.md but not in README.md"
-    for section in ("Começo rápido", "Treinar", "Gerar texto", "Sonhos machadianos", "Publicar no Hub", "Testes"):
-        assert f"## {section}" in pt or f": {section}" in pt
+        assert flag in documented, f"{flag} is in README.pt-BR.md but not in README.md or docs/"
+    for section in ("Começo rápido", "O corpus", "Anatomia do GPT, na prática: o caderno", "Treinar", "Gerar texto",
+                    "Sonhos machadianos", "Publicar no Hub", "Glossário", "Documentação", "Testes"):
+        assert f"## {section}" in pt or f": {section}" in pt, section
+    for word in ("token", "janela", "temperatura", "bits por caractere"):  # the glossary a student needs
+        assert f"- **{word}**" in pt.split("## Glossário", 1)[1], word
+
+
+def test_both_readmes_are_short_and_link_every_docs_page():
+    """The README's shape (STYLE.md): pitch, quick start, notebook, results with one picture, use, links to docs/."""
+    for name in ("README.md", "README.pt-BR.md"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 250, name
+        for page in DOCS:
+            assert f"(docs/{page}.md)" in text, f"{name} does not link docs/{page}.md"
+        for link in re.findall(r"\]\(((?:docs|notebooks)/[^)#]+)", text):
+            assert (ROOT / link).exists(), f"{name} links {link}, which does not exist"
+        assert "colab.research.google.com/github/" in text  # the notebook's badge

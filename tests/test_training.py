@@ -189,6 +189,8 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_
     training.warmup_steps = 0  # the recipe warms up from lr 0: one step would change nothing
     training.dataloader_pin_memory = False
     training.load_best_model_at_end = False
+    assert training.torch_compile  # on a GPU, by measurement (docs/gpu.md); one CPU step needs no compilation
+    training.torch_compile = False
     blocks = BlockDataset(torch.randint(3, len(tokenizer), (4, 128)))
     before = model.transformer.h[0].mlp.c_fc.weight.detach().clone()
     result = Trainer(model=model, args=training, train_dataset=blocks).train()
