@@ -278,8 +278,9 @@ def rotate(x, angles):
     return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
 
 
-def one_head(x, attn, h):
-    """(T, C) residual stream -> (T, d) output of head h, and its (T, T) attention weights."""
+def one_head(x, layer, h):
+    """(T, C) residual stream entering `layer` -> (T, d) output of its head h, and the (T, T) attention weights."""
+    attn = layer.self_attn
     Tn, d = x.shape[0], attn.head_dim
     a = rms_norm(x, layer.input_layernorm)  # the block normalizes before attention
     q = rms_norm((a @ attn.q_proj.weight.T).view(Tn, -1, d)[:, h], attn.q_norm)
@@ -296,7 +297,7 @@ def one_head(x, attn, h):
 x = out.hidden_states[0][0]  # the embeddings: the first layer's input, (T, C)
 torch.testing.assert_close(x, captured["x"][0])
 head = 0
-mine, weights = one_head(x, layer.self_attn, head)
+mine, weights = one_head(x, layer, head)
 theirs = captured["heads"][0, :, head * d:(head + 1) * d]
 torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
 print("head", head, "by hand == model, max |diff|", (mine - theirs).abs().max().item())
@@ -322,20 +323,8 @@ save(fig, "attention-head")'''),
               "gives the logits. Every step is checked against the model.",
     }),
     ("code", '''def block(x, layer):
-    attn = layer.self_attn
-    n_head = cfg.num_attention_heads
-    a = rms_norm(x, layer.input_layernorm)
-    heads = []
-    for h in range(n_head):  # the same computation as one_head, on this layer's weights
-        d = attn.head_dim
-        q = rms_norm((a @ attn.q_proj.weight.T).view(len(x), -1, d)[:, h], attn.q_norm)
-        k = rms_norm((a @ attn.k_proj.weight.T).view(len(x), -1, d)[:, h], attn.k_norm)
-        v = (a @ attn.v_proj.weight.T).view(len(x), -1, d)[:, h]
-        ang = torch.arange(len(x))[:, None].float() * inv_freq
-        s = rotate(q, ang) @ rotate(k, ang).T / math.sqrt(d)
-        s = s.masked_fill(torch.triu(torch.ones(len(x), len(x), dtype=torch.bool), 1), float("-inf"))
-        heads.append(torch.softmax(s, -1) @ v)
-    x = x + torch.cat(heads, -1) @ attn.o_proj.weight.T  # multi-head: concatenate, project, add to the residual
+    heads = [one_head(x, layer, h)[0] for h in range(cfg.num_attention_heads)]  # every head, in parallel
+    x = x + torch.cat(heads, -1) @ layer.self_attn.o_proj.weight.T  # multi-head: concatenate, project, add
     m = rms_norm(x, layer.post_attention_layernorm)
     mlp = layer.mlp
     return x + (torch.nn.functional.silu(m @ mlp.gate_proj.weight.T) * (m @ mlp.up_proj.weight.T)) @ mlp.down_proj.weight.T

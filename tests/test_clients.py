@@ -82,7 +82,9 @@ def test_transformers_4_loads_the_folder_and_continues_it_greedily_as_5_does(tra
     # A sliding-window model has no length limit: 300 tokens past a 64-token window warn of nothing, in either version.
     if family == "qwen3":
         assert pipeline_messages(sys.executable, folder) == []
-        assert pipeline_messages(TF4_PYTHON, folder) == []
+        # transformers 4.x's pipeline logs where it runs, for every model ('Device set to use cpu'): a true notice
+        # from the library, not a warning about this folder, and nothing the folder can change.
+        assert [m for m in pipeline_messages(TF4_PYTHON, folder) if m != "Device set to use cpu"] == []
     # The last checkpoint's tokenizer is portable too: every save goes through the same fix.
     checkpoint = sorted(run.glob("checkpoint-*"))[-1]
     assert json.loads((checkpoint / "tokenizer_config.json").read_text())["tokenizer_class"] == "PreTrainedTokenizerFast"
@@ -172,7 +174,9 @@ def test_lm_eval_bits_per_byte_agrees_with_our_bits_per_char(trained, real_datas
     texts = [row["text"][:4000] for row in dsd["test"].select(range(4))]
     for i, text in enumerate(texts):
         (texts_dir / f"t{i}.txt").write_text(text, encoding="utf-8")
-    proc = subprocess.run([str(ROOT / ".venv/bin/lm_eval"), "--model", "hf", "--model_args", f"pretrained={folder}",
+    window = json.loads((folder / "config.json").read_text()).get("sliding_window") or 64
+    proc = subprocess.run([str(ROOT / ".venv/bin/lm_eval"), "--model", "hf", "--model_args",
+                           f"pretrained={folder},max_length={window}",  # as the docs say: the model's window
                            "--tasks", "machado", "--include_path", str(ROOT / "configs/lm_eval"), "--device", "cpu",
                            "--metadata", json.dumps({"texts_dir": str(texts_dir)}), "--output_path", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=ROOT, timeout=600,

@@ -62,7 +62,7 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             page.get_by_role("tab", name="Escrever").wait_for(timeout=60_000)  # Portuguese for a pt-BR browser
             # Numbers as a Brazilian writes them: 1.328.512 parâmetros, never 1,328,512.
             params = load_model(str(model_dir))[0].num_parameters()
-            page.wait_for_function("document.querySelector('#modelo').innerText.includes('parâmetros')", timeout=30_000)
+            page.wait_for_function("(document.querySelector('#modelo')?.innerText || '').includes('parâmetros')", timeout=30_000)
             header = page.locator("#modelo").inner_text()
             assert f"{number(params, 'pt')} parâmetros" in header and "janela de 64 tokens" in header
             assert "parameters" not in header and "window" not in header and params >= 1000
@@ -106,7 +106,7 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             page.screenshot(path=str(ROOT / "out" / "demo-anatomia.png"), full_page=True)
             english = browser.new_context(locale="en-US").new_page()  # the same demo for an English browser
             english.goto(url)
-            english.wait_for_function("document.querySelector('#modelo').innerText.includes('parameters')",
+            english.wait_for_function("(document.querySelector('#modelo')?.innerText || '').includes('parameters')",
                                       timeout=30_000)
             header = english.locator("#modelo").inner_text()
             assert f"{number(params, 'en')} parameters" in header and "parâmetros" not in header
