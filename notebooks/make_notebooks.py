@@ -73,7 +73,6 @@ print("pasta / folder:", os.getcwd(), "| QUICK =", QUICK)'''),
     ("code", '''import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 LABELS = {
