@@ -181,7 +181,8 @@ import train_hf
 from machado_gpt.evaluation import load_model
 
 BUDGET = "60s" if QUICK else "5m"
-RUN = [f"--output_dir=out/notebook/run-{BUDGET}", f"--model_dir=out/notebook/model-{BUDGET}", f"--time_budget={BUDGET}"]
+RUN = [f"--output_dir=out/notebook/run-{BUDGET}", f"--model_dir=out/notebook/model-{BUDGET}", f"--time_budget={BUDGET}",
+       "--logging_steps=5"]  # a loss every 5 steps: a short run's curve has points to draw
 main = Path("machado-gpt")
 if (main / "config.json").is_file() and json.loads((main / "config.json").read_text())["model_type"] == "qwen3":
     MODEL_DIR = str(main)

@@ -192,3 +192,18 @@ def test_lm_eval_bits_per_byte_agrees_with_our_bits_per_char(trained, real_datas
     assert converted == pytest.approx(ours["bits_per_char"], rel=0.01)
     assert results["byte_perplexity,none"] == pytest.approx(2 ** results["bits_per_byte,none"], rel=1e-6)
     assert math.isfinite(results["word_perplexity,none"]) and results["word_perplexity,none"] > 1
+
+
+def test_export_prints_only_what_the_user_needs(trained, tmp_path):
+    """`make export`'s own output: the files written and onnxruntime's agreement, and nothing about torchvision,
+    training mode, axis names or quantization pre-processing (silenced at their source, onnx_export.py)."""
+    import shutil
+
+    _, folder, _ = trained
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("onnx"))
+    proc = subprocess.run([sys.executable, "export_onnx.py", str(copy), "--check_tokens", "8"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 4 and all(line.startswith(("wrote ", "onnxruntime ")) for line in lines), lines

@@ -62,6 +62,15 @@ def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, r
     assert tok_config["tokenizer_class"] == "PreTrainedTokenizerFast"  # transformers 4.x knows no TokenizersBackend
     assert not {"is_local", "local_files_only"} & set(tok_config)
     assert "max_length" not in gen  # else every call with max_new_tokens warns that both are set
+    # What every transformers client reads: no token_type_ids (transformers 4.x's generate refuses them), and a
+    # length limit that tells the truth: GPT-2's positions, none for a sliding window (and none in its config).
+    assert tok_config["model_input_names"] == ["input_ids", "attention_mask"]
+    assert list(load_tokenizer(model_dir)("Capitu")) == ["input_ids", "attention_mask"]
+    if family == "gpt2":
+        assert tok_config["model_max_length"] == config["n_positions"] == 64
+    else:
+        assert tok_config["model_max_length"] >= 10**20 and config["max_position_embeddings"] == 2**20
+        assert config["sliding_window"] == 64
 
     recwarn.clear()
     generator = pipeline("text-generation", model=str(model_dir))
