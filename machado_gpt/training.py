@@ -281,10 +281,10 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     precision = resolve_precision(run, args)
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
-    config = with_identity(resolved_config(data, tok, model_args, opt, run, args))
+    config = resolved_config(data, tok, model_args, opt, run, args)
     if budget:
         config["training"]["max_steps"] = -1  # as given: the budget's placeholder bound is not part of the recipe
-        config["identity"]["training.max_steps"] = -1
+    config = with_identity(config)
     check_output_dir(output_dir, config)  # before any training starts
     if "wandb" in args.report_to or run.hp_search == "wandb":
         os.environ.setdefault("WANDB_DIR", str(output_dir))
@@ -323,14 +323,14 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     return trainer, config, test_set, precision
 
 
-def finished_run(output_dir: Path, args: TrainingArguments, typed_max_steps: int) -> dict | None:
+def finished_run(output_dir: Path, given_max_steps: int) -> dict | None:
     """What a finished run in `output_dir` left ({'global_step', 'model_dir'}), unless the command asks to train it
     further (max_steps above the steps it ran); None when there is no finished run."""
     path = output_dir / FINISHED
     if not path.is_file():
         return None
     done = json.loads(path.read_text(encoding="utf-8"))
-    if typed_max_steps > done["global_step"]:
+    if given_max_steps > done["global_step"]:
         return None
     return done
 
@@ -381,7 +381,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     given_max_steps = args.max_steps  # before a time budget puts its placeholder there
     trainer, config, test_set, precision = prepare(data, tok, model_args, opt, run, args, log, start_time=start)
     output_dir = Path(args.output_dir)
-    if done := finished_run(output_dir, args, given_max_steps):
+    if done := finished_run(output_dir, given_max_steps):
         log(f"the run in {output_dir} already finished ({done['global_step']:,} steps, model in {done['model_dir']}): "
             f"nothing to do. To train it further pass --max_steps above {done['global_step']:,}; to train afresh, "
             f"another --output_dir")
