@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook
+.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook headline
 
 all: install data tokenizer train evaluate sample
 
@@ -52,7 +52,10 @@ evaluate: install
 	$(PY) evaluate_model.py --model_dir $(MODEL)
 
 sample: install
-	$(PY) generate.py --model_dir $(MODEL) --prompt "Capitu" --max_new_tokens 300 --seed 7
+	$(PY) generate.py --model_dir $(MODEL) --prompt "Capitu olhou para mim" --max_new_tokens 300 --seed 7
+
+headline: install   # after `make all`: docs/results/headline.json, the figures both READMEs quote
+	$(PY) benchmarks/headline.py --model_dir $(MODEL)
 
 export: install   # ONNX for transformers.js, onnxruntime and optimum: $(MODEL)/onnx/
 	$(PY) export_onnx.py $(MODEL)

@@ -4,6 +4,8 @@ window fills). The thesis printed 512 characters from a 128-character window; th
     python generate.py --prompt "Capitu" --max_new_tokens 1000 --seed 7
     python generate.py --model_dir machado-gpt --prompt "Era uma vez" --temperature 0   # greedy
     python generate.py --prompt "Capitu" --max_new_tokens 20000 --compile > sonho.txt  # compiled decoding step
+    python generate.py --prompt "Capitu olhou" --num_samples 3                      # three samples, one batch
+    python generate.py --prompt "Capitu" --backend torch                           # PyTorch even where onnx/ exists
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from machado_gpt.evaluation import load_model
-from machado_gpt.generation import SamplingArguments, generate_text
-from machado_gpt.utils import parse_config, run_cli
+from machado_gpt.generation import MAX_NUM_SAMPLES, SamplingArguments, generate_text, generate_texts
+from machado_gpt.onnx_export import BACKENDS, load_decoder
+from machado_gpt.utils import MachadoError, parse_config, run_cli
 
 
 @dataclass
@@ -24,11 +26,31 @@ class PromptArguments:
     compile: bool = field(default=False, metadata={
         "help": "torch.compile the one-token step, for long texts; whether it pays depends on the model (measure it: "
                 "python benchmarks/generation_speed.py --compile; docs/performance.md)"})
+    backend: str = field(default="auto", metadata={
+        "help": f"What runs the model: {', '.join(BACKENDS)}. auto is onnxruntime when the folder has onnx/model.onnx "
+                "(python export_onnx.py; its greedy text equals PyTorch's), else PyTorch"})
+    num_samples: int = field(default=1, metadata={
+        "help": "Samples of the same prompt, generated in one batch and printed one after the other"})
+
+    def __post_init__(self):
+        if not 1 <= self.num_samples <= MAX_NUM_SAMPLES:
+            raise MachadoError(f"num_samples {self.num_samples} must be between 1 and {MAX_NUM_SAMPLES}")
+        if self.backend not in BACKENDS:
+            raise MachadoError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        if self.compile and self.backend.startswith("onnx"):
+            raise MachadoError("--compile is for the PyTorch backend: pass --backend torch with it")
 
 
 def main(argv: Sequence[str] | None = None):
     prompt_args, sampling = parse_config([PromptArguments, SamplingArguments], argv)
-    model, tokenizer = load_model(prompt_args.model_dir)
+    backend = "torch" if prompt_args.compile and prompt_args.backend == "auto" else prompt_args.backend
+    model, tokenizer = load_decoder(prompt_args.model_dir, backend)
+    if prompt_args.num_samples > 1:  # a batch streams as one, so the samples are printed when all are done
+        texts = generate_texts(model, tokenizer, prompt_args.prompt, sampling, prompt_args.num_samples,
+                               compile=prompt_args.compile)
+        for i, text in enumerate(texts, 1):
+            sys.stdout.write(f"--- {i} ---\n{text}\n")
+        return texts
     sys.stdout.write(prompt_args.prompt)
 
     def show(piece: str) -> None:

@@ -10,6 +10,12 @@ regime long-form generation lives in: the full recompute always sees n_positions
 every (1 - keep_fraction) * n_positions tokens. --short_prompt starts from the bare prompt instead (the
 thesis's 512 characters from one word: the recompute's window is shorter for the first n_positions tokens).
 Variants are interleaved and the best of --repeats is kept, so a noisy machine slows them alike.
+--num_samples 8 also times batches of 8 samples of one prompt (generate.py --num_samples, the demo's variants):
+their tokens/s count every sample's tokens.
+
+Each line's share of the machine: 2 * parameters + 4 * n_layer * n_embd * context FLOPs per token (the forward half
+of train_throughput.py's count, at a full window) against the fp32 matrix-product peak measured in the same run, on a
+square product and on the model's own one-token shape (1 x n_embd @ n_embd x 4 n_embd), the better of the two.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import torch
 
 from machado_gpt.config import context_length
 from machado_gpt.evaluation import load_model
-from machado_gpt.generation import SamplingArguments, generate_full_recompute, generate_tokens
+from machado_gpt.generation import SamplingArguments, generate_batch, generate_full_recompute, generate_tokens
+from machado_gpt.hardware import device_description, matmul_tflops
 
 
 def main(argv=None):
@@ -34,6 +41,9 @@ def main(argv=None):
     p.add_argument("--keep_fraction", type=float, default=SamplingArguments.keep_fraction)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="also time both methods through torch.compile")
+    p.add_argument("--num_samples", type=int, default=1, help="also time batches of this many samples of one prompt")
+    p.add_argument("--onnx", action="store_true", help="also time the onnxruntime backend (fp32 and int8 files of "
+                                                        "<model_dir>/onnx/, from export_onnx.py)")
     a = p.parse_args(argv)
     model, tokenizer = load_model(a.model_dir)
     if a.config:
@@ -48,10 +58,28 @@ def main(argv=None):
         ids = (ids * (window // len(ids) + 1))[-window:]
     args = SamplingArguments(max_new_tokens=a.max_new_tokens, temperature=0, keep_fraction=a.keep_fraction)  # greedy
 
+    def batched(n: int, backend=None):
+        def fn(model, ids, args, compile):
+            for step in generate_batch(backend or model, ids, args, n, compile=compile):
+                yield from step.tolist()
+        return fn
+
     variants = {"KV cache + re-prefill": (generate_tokens, False), "full recompute (thesis)": (generate_full_recompute, False)}
     if a.compile:
         variants |= {"KV cache + re-prefill, compiled": (generate_tokens, True),
                      "full recompute, compiled": (generate_full_recompute, True)}
+    if a.num_samples > 1:
+        variants[f"batch of {a.num_samples}, KV cache"] = (batched(a.num_samples), False)
+        if a.compile:
+            variants[f"batch of {a.num_samples}, KV cache, compiled"] = (batched(a.num_samples), True)
+    if a.onnx:
+        from machado_gpt.onnx_export import load_decoder
+
+        fp32, int8 = (load_decoder(a.model_dir, backend)[0] for backend in ("onnx", "onnx-int8"))
+        variants |= {"onnxruntime fp32, KV cache": (batched(1, fp32), False),
+                     "onnxruntime int8, KV cache": (batched(1, int8), False)}
+        if a.num_samples > 1:
+            variants[f"batch of {a.num_samples}, onnxruntime fp32"] = (batched(a.num_samples, fp32), False)
     for name, (fn, compile) in variants.items():  # warm-up, and compilation, outside the timings
         start = time.perf_counter()
         sum(1 for _ in fn(model, ids, SamplingArguments(max_new_tokens=window + 2, temperature=0), compile=compile))
@@ -63,11 +91,17 @@ def main(argv=None):
             n = sum(1 for _ in fn(model, ids, args, compile=compile))
             speed[name] = max(speed[name], n / (time.perf_counter() - start))
 
+    c = model.config
+    width = c.hidden_size
+    peak = max(matmul_tflops("fp32", model.device), matmul_tflops("fp32", model.device, 1, width, 4 * width))
+    flops_per_token = 2 * model.num_parameters() + 4 * c.num_hidden_layers * width * window
+    print(device_description(model.device))
     print(f"model {model.num_parameters():,} parameters ({a.config or a.model_dir}), device {model.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, context {window}, "
           f"prompt {len(ids)} tokens, {a.max_new_tokens} new tokens, keep_fraction {a.keep_fraction}, best of {a.repeats}")
+    print(f"fp32 matrix-product peak measured in this run: {peak:.3f} TFLOP/s; {flops_per_token / 1e6:.2f} MFLOP per token")
     for name, tps in speed.items():
-        print(f"{name:32s} {tps:10.1f} tokens/s")
+        print(f"{name:40s} {tps:10.1f} tokens/s  {100 * tps * flops_per_token / (peak * 1e12):5.2f}% of the fp32 peak")
     ratios = {"eager": speed["KV cache + re-prefill"] / speed["full recompute (thesis)"]}
     if a.compile:
         ratios["compiled"] = speed["KV cache + re-prefill, compiled"] / speed["full recompute, compiled"]

@@ -42,7 +42,7 @@ def parse_duration(text: str | float | int | None) -> float | None:
         return float(s)
     parts = re.findall(r"(\d+(?:\.\d+)?)([smh])", s)
     if not parts or "".join(n + u for n, u in parts) != s:
-        raise MachadoError(f"time_budget {text!r} is not a duration: use seconds (600) or 90s, 10m, 1h, 1h30m")
+        raise MachadoError.of("time_budget", text=repr(text))
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 

@@ -59,7 +59,7 @@ class ModelArguments:
         for name in ("n_layer", "n_head", "n_embd", "n_positions", "block_size", "n_inner"):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= MAX_SIZE:
-                raise MachadoError(f"{name} {value} must be between 1 and {MAX_SIZE:,}: a model needs at least one of each")
+                raise MachadoError.of("size_bounds", flag=name, value=value, low=1, high=MAX_SIZE)
         if self.model_type not in MODEL_TYPES:
             raise MachadoError(f"unknown model_type {self.model_type!r}: use one of {', '.join(MODEL_TYPES)}")
         if self.activation_function is None:

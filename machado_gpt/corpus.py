@@ -60,26 +60,15 @@ class DataArguments:
         return {"normalize": self.normalize, "drop_index": self.drop_index, "rejoin_prose": self.rejoin_prose}
 
 
-def _missing_corpus_message(path: Path) -> str:
-    return (
-        f"corpus folder {path} not found: download the Kaggle dataset {KAGGLE_DATASET} "
-        f"(`python build_dataset.py download`, or by hand from {KAGGLE_URL}) and unzip it to "
-        f"data/machado-de-assis, or point --corpus_dir / MACHADO_CORPUS_DIR at it"
-    )
-
-
 def list_works(corpus_dir: Path) -> list[Path]:
     """All `<genre>/<work>.txt` files, sorted; a clear error if there are none."""
     if not corpus_dir.is_dir():
-        raise MachadoError(_missing_corpus_message(corpus_dir))
+        raise MachadoError.of("missing_corpus", path=str(corpus_dir), dataset=KAGGLE_DATASET, url=KAGGLE_URL)
     if not any(corpus_dir.iterdir()):
-        raise MachadoError(f"corpus folder {corpus_dir} is empty: {_missing_corpus_message(corpus_dir).split(': ', 1)[1]}")
+        raise MachadoError.of("empty_corpus", path=str(corpus_dir), dataset=KAGGLE_DATASET, url=KAGGLE_URL)
     files = sorted(p for p in corpus_dir.glob("*/*.txt") if p.is_file())
     if not files:
-        raise MachadoError(
-            f"no <genre>/<work>.txt files under {corpus_dir}: the layout must be e.g. "
-            f"{corpus_dir}/romance/domCasmurro.txt (see {KAGGLE_URL})"
-        )
+        raise MachadoError.of("corpus_layout", path=str(corpus_dir), url=KAGGLE_URL)
     return files
 
 
@@ -301,7 +290,7 @@ def load_dataset_dir(dataset_dir: str | Path) -> DatasetDict:
     """Load a saved dataset, with a clear error if it was never built."""
     path = Path(dataset_dir)
     if not (path / "dataset_dict.json").is_file():
-        raise MachadoError(f"no dataset at {path}: build it first with `python build_dataset.py --dataset_dir {path}`")
+        raise MachadoError.of("no_dataset", path=str(path))
     return load_from_disk(str(path))
 
 

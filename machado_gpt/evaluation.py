@@ -13,7 +13,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .card import folder_card
-from .generation import SamplingArguments, generate_text
+from .generation import SamplingArguments, generate_texts
+from .i18n import LANGUAGES, message
 from .plots import bar_chart
 from .quality import quality_report
 from .utils import MachadoError, write_json
@@ -55,8 +56,7 @@ def check_model_location(model_dir: str) -> None:
     path = Path(model_dir)
     if path.exists():
         if not (path / "config.json").is_file():
-            raise MachadoError(f"{model_dir} holds no model (no config.json): train one with `make all` or give a "
-                               f"model folder")
+            raise MachadoError.of("no_model", path=model_dir)
         return
     try:
         validate_repo_id(model_dir)
@@ -65,9 +65,8 @@ def check_model_location(model_dir: str) -> None:
         is_hub_id = False
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if not is_hub_id or offline:
-        why = "offline (HF_HUB_OFFLINE is set)" if is_hub_id else "not a Hub id (user/name)"
-        raise MachadoError(f"{model_dir}: no such local folder, and {why}: train one with `make all`, give a model "
-                           f"folder, or a Hub id such as user/machado-gpt while online")
+        why = "offline" if is_hub_id else "not_hub_id"
+        raise MachadoError.of("no_local_model", path=model_dir, why={lang: message(why, lang) for lang in LANGUAGES})
 
 
 def load_model(model_dir: str, attn_implementation: str | None = None):
@@ -100,7 +99,7 @@ def load_dataset_dict(dataset_dir: str):
     from datasets import load_from_disk
 
     if not (Path(dataset_dir) / "dataset_dict.json").is_file():
-        raise MachadoError(f"no dataset at {dataset_dir}: build it with `python build_dataset.py`")
+        raise MachadoError.of("no_dataset", path=str(dataset_dir))
     return load_from_disk(dataset_dir)
 
 
@@ -134,16 +133,19 @@ THESIS_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
 
 
 def quality(model, tokenizer, train_text: str, n: int, max_new_tokens: int) -> dict:
-    """Text-quality measures of n samples from fixed prompts and seeds (seed i for sample i), with the default
-    sampling, plus word validity of the same prompts and seeds sampled the thesis's way."""
+    """Text-quality measures of n samples from fixed prompts (sample i continues prompt i mod len(prompts)), with the
+    default sampling, plus word validity of the same prompts and seeds sampled the thesis's way. Each prompt's
+    samples are one batch (generate_texts), seeded with the prompt's index."""
     from .quality import CopyIndex
 
     prompts = [QUALITY_PROMPTS[i % len(QUALITY_PROMPTS)] for i in range(n)]
     index = CopyIndex(train_text)
 
     def samples(**sampling) -> list[str]:
-        return [generate_text(model, tokenizer, p, SamplingArguments(max_new_tokens=max_new_tokens, seed=i, **sampling))
-                for i, p in enumerate(prompts)]
+        by_prompt = {j: generate_texts(model, tokenizer, prompt, SamplingArguments(max_new_tokens=max_new_tokens, seed=j,
+                                                                                    **sampling), prompts.count(prompt))
+                     for j, prompt in enumerate(dict.fromkeys(prompts))}
+        return [by_prompt[i % len(by_prompt)][i // len(by_prompt)] for i in range(n)]
 
     default = samples()
     report = quality_report(default, prompts, train_text, index=index)

@@ -7,6 +7,7 @@ method as the baseline of `benchmarks/generation_speed.py`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import weakref
@@ -33,6 +34,7 @@ DEFAULT_SAMPLING = {"temperature": 0.7, "top_k": 50, "top_p": 0.95}
 
 
 MAX_NEW_TOKENS = 1 << 20  # a bound on every count a user types: far above any real use, far below an overflow
+MAX_NUM_SAMPLES = 256  # samples in one batch
 
 
 @dataclass
@@ -125,42 +127,79 @@ def _compiled(model) -> Callable:
     return _COMPILED[model]
 
 
+def full_attention_config(config):
+    """The config the generation cache is built from: every layer full attention. The cache never holds more than
+    the window (it is re-prefilled when full), so a sliding window over it is plain causal attention, and a full
+    static cache keeps its length in a tensor. transformers' sliding static layer keeps it in a Python int, which
+    torch.compile guards on: the compiled step recompiled at every token until dynamo's limit, then fell back."""
+    if getattr(config, "sliding_window", None) is None:
+        return config
+    full = copy.copy(config)
+    full.sliding_window = None
+    full.layer_types = ["full_attention"] * config.num_hidden_layers
+    return full
+
+
+class TorchDecoder:
+    """The PyTorch backend of generate_batch: a static KV cache of n_positions slots, a prefill that resets it, and a
+    one-token step (through torch.compile with compile=True; the first call takes 5-50 s on a CPU)."""
+
+    def __init__(self, model, compile: bool = False):
+        model.eval()
+        self.model, self.config, self.device = model, model.config, model.device
+        self.forward = _compiled(model) if compile else model
+        self.cache = StaticCache(config=full_attention_config(model.config), max_cache_len=context_length(model.config))
+        self.cache_kw = {_cache_keyword(type(model)): self.cache}
+
+    def prefill(self, context: torch.Tensor) -> torch.Tensor:
+        """(N, T) ids from position 0 -> (N, V) logits of the last position."""
+        self.cache.reset()  # positions restart at 0; only the last position's logits are needed
+        return self.model(input_ids=context, use_cache=True, logits_to_keep=1, **self.cache_kw).logits[:, -1]
+
+    def step(self, next_ids: torch.Tensor) -> torch.Tensor:
+        """(N, 1) ids at the next position -> (N, V) logits."""
+        return self.forward(input_ids=next_ids, use_cache=True, **self.cache_kw).logits[:, -1]
+
+
 @torch.inference_mode()
-def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments, compile: bool = False) -> Iterator[int]:
-    """Yield new token ids one at a time, for as long as asked, whatever the context length.
+def generate_batch(model, prompt_ids: list[int], args: SamplingArguments, num_samples: int = 1,
+                   compile: bool = False) -> Iterator[torch.Tensor]:
+    """Yield the next token of each of `num_samples` continuations of one prompt, as a (num_samples,) tensor, for
+    as long as asked, whatever the context length. The samples share the prompt, so they share every length: one
+    batch, no padding, and N samples cost little more than one on a CPU that one sample leaves idle.
 
-    A static KV cache of n_positions slots: while the window has room, each step feeds one token through it.
-    When it is full, the last keep_fraction * n_positions tokens are re-encoded from position 0 (one forward pass,
-    the cache reset) and the cache goes on from there, so a token always sees keep to n_positions tokens of
-    context. `compile=True` compiles the one-token step (torch.compile; the first call takes 10-50 s on a CPU).
+    `model` is a transformers model (TorchDecoder) or another backend with the same prefill/step/config/device
+    (onnx_export.OnnxDecoder): the sampling and the re-prefill rule are this function's, whatever runs the model.
+    While the window has room, each step feeds one token through the cache. When it is full, the last
+    keep_fraction * n_positions tokens are re-encoded from position 0 (one forward pass, the cache reset) and the
+    cache goes on from there, so a token always sees keep to n_positions tokens of context.
     """
-    model.eval()
-    window = context_length(model.config)
+    if not 1 <= num_samples <= MAX_NUM_SAMPLES:
+        raise MachadoError(f"num_samples {num_samples} must be between 1 and {MAX_NUM_SAMPLES}")
+    decoder = model if hasattr(model, "prefill") else TorchDecoder(model, compile)
+    window = context_length(decoder.config)
     keep = max(1, min(window - 1, int(window * args.keep_fraction)))
-    device = model.device
-    procs, generator = logits_processors(args), _generator(args, device)
-    step = _compiled(model) if compile else model
-    cache_kw = _cache_keyword(type(model))
-    cache = StaticCache(config=model.config, max_cache_len=window)
-
-    def prefill(context: torch.Tensor) -> torch.Tensor:
-        cache.reset()  # positions restart at 0; only the last position's logits are needed
-        return model(input_ids=context, use_cache=True, logits_to_keep=1, **{cache_kw: cache}).logits[:, -1]
-
-    ids = torch.tensor([prompt_ids or [model.config.bos_token_id]], device=device)
+    procs, generator = logits_processors(args), _generator(args, decoder.device)
+    ids = torch.tensor([prompt_ids or [decoder.config.bos_token_id]], device=decoder.device).expand(num_samples, -1)
     context = ids[:, -window:]  # a prompt longer than the window is cropped on the left
-    logits = prefill(context)
+    logits = decoder.prefill(context)
     used = context.shape[1]
     for _ in range(args.max_new_tokens):
         next_id = _pick(logits, ids, procs, args, generator)
         ids = torch.cat([ids, next_id], dim=1)
-        yield int(next_id)
+        yield next_id[:, 0]
         if used < window:
-            logits = step(input_ids=next_id, use_cache=True, **{cache_kw: cache}).logits[:, -1]
+            logits = decoder.step(next_id)
             used += 1
         else:  # window full: re-prefill the last `keep` tokens at positions 0..keep-1
-            logits = prefill(ids[:, -keep:])
+            logits = decoder.prefill(ids[:, -keep:])
             used = keep
+
+
+def generate_tokens(model, prompt_ids: list[int], args: SamplingArguments, compile: bool = False) -> Iterator[int]:
+    """One continuation's token ids, one at a time (generate_batch with one sample)."""
+    for next_ids in generate_batch(model, prompt_ids, args, 1, compile=compile):
+        yield int(next_ids[0])
 
 
 @torch.inference_mode()
@@ -180,24 +219,48 @@ def generate_full_recompute(model, prompt_ids: list[int], args: SamplingArgument
         yield int(next_id)
 
 
+def stream_texts(model, tokenizer, prompt: str, args: SamplingArguments, num_samples: int = 1,
+                 stop_at_eos: bool = False, compile: bool = False) -> Iterator[list[str]]:
+    """`num_samples` continuations of `prompt`, generated in one batch: at each step, the new piece of each ("" where
+    a sample has nothing new yet). Tokens are decoded as they come, not the whole text again at every step: a
+    byte-level token can hold half a character, so such tokens wait for the rest (both our decoders, Fuse and
+    ByteLevel, decode piecewise exactly). With stop_at_eos a sample that writes the end token stays silent after it."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    pending: list[list[int]] = [[] for _ in range(num_samples)]
+    done = [False] * num_samples
+    for next_ids in generate_batch(model, prompt_ids, args, num_samples, compile=compile):
+        pieces = [""] * num_samples
+        for i, token in enumerate(next_ids.tolist()):
+            if done[i] or (stop_at_eos and token == tokenizer.eos_token_id):
+                done[i] = True
+                continue
+            pending[i].append(token)
+            piece = tokenizer.decode(pending[i], skip_special_tokens=True)
+            if not piece.endswith("\ufffd"):
+                pending[i].clear()
+                pieces[i] = piece
+        if any(pieces):
+            yield pieces
+        if all(done):
+            return
+    if any(pending):
+        yield [tokenizer.decode(p, skip_special_tokens=True) for p in pending]
+
+
 def stream_text(model, tokenizer, prompt: str, args: SamplingArguments, stop_at_eos: bool = False,
                 compile: bool = False) -> Iterator[str]:
-    """The continuation of `prompt`, piece by piece, as soon as each piece decodes cleanly.
-    Tokens are decoded as they come, not the whole text again at every step: a byte-level token can hold half a
-    character, so such tokens wait for the rest (both our decoders, Fuse and ByteLevel, decode piecewise exactly)."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    pending: list[int] = []
-    for token in generate_tokens(model, prompt_ids, args, compile=compile):
-        if stop_at_eos and token == tokenizer.eos_token_id:
-            break
-        pending.append(token)
-        piece = tokenizer.decode(pending, skip_special_tokens=True)
-        if not piece.endswith("\ufffd"):
-            pending.clear()
-            if piece:
-                yield piece
-    if pending:
-        yield tokenizer.decode(pending, skip_special_tokens=True)
+    """The continuation of `prompt`, piece by piece, as soon as each piece decodes cleanly (one sample)."""
+    for (piece,) in stream_texts(model, tokenizer, prompt, args, 1, stop_at_eos=stop_at_eos, compile=compile):
+        yield piece
+
+
+def generate_texts(model, tokenizer, prompt: str, args: SamplingArguments, num_samples: int,
+                   stop_at_eos: bool = False, compile: bool = False) -> list[str]:
+    """`num_samples` texts (prompt + continuation), sampled in one batch."""
+    texts = [prompt] * num_samples
+    for pieces in stream_texts(model, tokenizer, prompt, args, num_samples, stop_at_eos=stop_at_eos, compile=compile):
+        texts = [t + p for t, p in zip(texts, pieces)]
+    return texts
 
 
 def generate_text(model, tokenizer, prompt: str, args: SamplingArguments, on_text: Callable[[str], None] | None = None,

@@ -6,6 +6,8 @@ Example: number(1.7234, "pt", 3) -> '1,723'; number(1328512, "pt") -> '1.328.512
 
 from __future__ import annotations
 
+import os
+
 from babel.numbers import format_decimal
 
 LANGUAGES = {"pt": "pt_BR", "en": "en_US"}
@@ -26,8 +28,8 @@ def language(accept_language: str | None) -> str:
     return "pt" if first.startswith("pt") else "en"
 
 
-# The messages a reader of the demo can meet, in both languages: the English one is also what the command line prints
-# (MachadoError.of). Parameters are numbers or short texts; numbers are written as each language writes them.
+# The messages a reader of the demo or the command line can meet, in both languages (MachadoError.of; the English
+# one is the exception's text). Parameters are numbers or short texts; numbers are written as each language writes them.
 MESSAGES = {
     "empty_prompt": {"en": "the prompt is empty: write a few words, e.g. Capitu",
                      "pt": "o texto está vazio: escreva algumas palavras, por exemplo Capitu"},
@@ -50,6 +52,69 @@ MESSAGES = {
     "not_whole": {"en": "{name} must be a whole number (got {value})",
                   "pt": "{name} deve ser um número inteiro (veio {value})"},
     "out_of_range": {"en": "{name} {value} is out of range", "pt": "{name} {value} está fora do alcance"},
+    # The command line's first-hour messages (run_cli prints them in the terminal's language, cli_language()).
+    "missing_corpus": {
+        "en": "corpus folder {path} not found: download the Kaggle dataset {dataset} (`python build_dataset.py "
+              "download`, or by hand from {url}) and unzip it to data/machado-de-assis, or point --corpus_dir / "
+              "MACHADO_CORPUS_DIR at it",
+        "pt": "a pasta do corpus {path} não existe: baixe o conjunto de dados {dataset} do Kaggle (`python "
+              "build_dataset.py download`, ou à mão em {url}), descompacte-o em data/machado-de-assis, ou aponte "
+              "--corpus_dir / MACHADO_CORPUS_DIR para ele"},
+    "empty_corpus": {
+        "en": "corpus folder {path} is empty: download the Kaggle dataset {dataset} (`python build_dataset.py "
+              "download`, or by hand from {url}) and unzip it there",
+        "pt": "a pasta do corpus {path} está vazia: baixe o conjunto de dados {dataset} do Kaggle (`python "
+              "build_dataset.py download`, ou à mão em {url}) e descompacte-o nela"},
+    "corpus_layout": {
+        "en": "no <genre>/<work>.txt files under {path}: the layout must be e.g. {path}/romance/domCasmurro.txt "
+              "(see {url})",
+        "pt": "não há arquivos <gênero>/<obra>.txt em {path}: o formato deve ser, por exemplo, "
+              "{path}/romance/domCasmurro.txt (veja {url})"},
+    "no_dataset": {"en": "no dataset at {path}: build it first with `python build_dataset.py --dataset_dir {path}`",
+                   "pt": "não há conjunto de dados em {path}: construa-o antes com `python build_dataset.py "
+                         "--dataset_dir {path}`"},
+    "output_dir_foreign": {"en": "output_dir {path} holds files of something else: pass another --output_dir or "
+                                 "remove it",
+                           "pt": "a output_dir {path} guarda arquivos de outra coisa: passe outra --output_dir ou "
+                                 "apague-a"},
+    "output_dir_unrelated": {"en": "output_dir {path} holds an unrelated run (different {diff}): pass another "
+                                   "--output_dir or remove it",
+                             "pt": "a output_dir {path} guarda outro treino (difere em {diff}): passe outra "
+                                   "--output_dir ou apague-a"},
+    "model_dir_not_model": {"en": "model_dir {path} holds files that are not a model: pass another --model_dir",
+                            "pt": "a model_dir {path} guarda arquivos que não são um modelo: passe outra --model_dir"},
+    "model_dir_foreign": {"en": "model_dir {path} holds a model this run did not train: pass --model_dir NEW to keep "
+                                "it, or --overwrite_model_dir to replace it",
+                          "pt": "a model_dir {path} guarda um modelo que este treino não treinou: passe --model_dir "
+                                "NOVA para mantê-lo, ou --overwrite_model_dir para substituí-lo"},
+    "model_dir_other_run": {"en": "model_dir {path} holds the model of another run (different {diff}): pass "
+                                  "--model_dir NEW to keep it, or --overwrite_model_dir to replace it",
+                            "pt": "a model_dir {path} guarda o modelo de outro treino (difere em {diff}): passe "
+                                  "--model_dir NOVA para mantê-lo, ou --overwrite_model_dir para substituí-lo"},
+    "already_finished": {"en": "the run in {path} already finished ({steps} steps, model in {model_dir}): nothing to "
+                               "do. To train it further pass --max_steps above {steps}; to train afresh, another "
+                               "--output_dir",
+                         "pt": "o treino em {path} já terminou ({steps} passos, modelo em {model_dir}): nada a fazer. "
+                               "Para treinar mais, passe --max_steps acima de {steps}; para treinar do zero, outra "
+                               "--output_dir"},
+    "no_model": {"en": "{path} holds no model (no config.json): train one with `make all` or give a model folder",
+                 "pt": "{path} não guarda um modelo (falta config.json): treine um com `make all` ou indique a pasta "
+                       "de um modelo"},
+    "no_local_model": {"en": "{path}: no such local folder, and {why}: train one with `make all`, give a model "
+                             "folder, or a Hub id such as user/machado-gpt while online",
+                       "pt": "{path}: essa pasta não existe, e {why}: treine um modelo com `make all`, indique a pasta "
+                             "de um modelo, ou um id do Hub como usuario/machado-gpt, com internet"},
+    "offline": {"en": "offline (HF_HUB_OFFLINE is set)", "pt": "sem internet (HF_HUB_OFFLINE está definido)"},
+    "not_hub_id": {"en": "not a Hub id (user/name)", "pt": "não é um id do Hub (usuario/nome)"},
+    "config_not_found": {"en": "config file {path} not found: pick one of configs/*.yaml",
+                         "pt": "a receita {path} não existe: escolha uma de configs/*.yaml"},
+    "unknown_keys": {"en": "unknown key(s) {keys} in {path}: check the spelling against `--help`",
+                     "pt": "chave(s) desconhecida(s) {keys} em {path}: confira a grafia em `--help`"},
+    "time_budget": {"en": "time_budget {text} is not a duration: use seconds (600) or 90s, 10m, 1h, 1h30m",
+                    "pt": "time_budget {text} não é uma duração: use segundos (600) ou 90s, 10m, 1h, 1h30m"},
+    "size_bounds": {"en": "{flag} {value} must be between {low} and {high}: a model needs at least one of each",
+                    "pt": "{flag} {value} deve ficar entre {low} e {high}: um modelo precisa de pelo menos um de "
+                          "cada"},
 }
 # The demo's controls, named as its Portuguese interface names them.
 NAMES_PT = {"length": "comprimento", "seed": "semente", "temperature": "temperatura", "layer": "camada",
@@ -57,9 +122,22 @@ NAMES_PT = {"length": "comprimento", "seed": "semente", "temperature": "temperat
 ERROR_TITLE = {"en": "Error", "pt": "Erro"}
 
 
+def cli_language(environ: dict | None = None) -> str:
+    """The terminal's language: MACHADO_LANG (pt or en) if set, else the locale variables in POSIX order (LC_ALL,
+    LC_MESSAGES, LANG, then LANGUAGE's first entry): 'pt' for pt_BR.UTF-8 and the like, else 'en'."""
+    env = os.environ if environ is None else environ
+    for name in ("MACHADO_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = env.get(name)
+        if value and value not in ("C", "POSIX", "C.UTF-8"):
+            return "pt" if value.split(":")[0].lower().startswith("pt") else "en"
+    return "en"
+
+
 def message(key: str, lang: str = "en", **params) -> str:
-    """MESSAGES[key] in `lang`; numbers in the parameters are written as that language writes them."""
-    shown = {k: number(v, lang) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in params.items()}
+    """MESSAGES[key] in `lang`; numbers in the parameters are written as that language writes them, and a parameter
+    given as {language: text} is taken in `lang`."""
+    shown = {k: number(v, lang) if isinstance(v, int) and not isinstance(v, bool) else v[lang] if isinstance(v, dict)
+             else v for k, v in params.items()}
     if lang == "pt" and "name" in shown:
         shown["name"] = NAMES_PT.get(shown["name"], shown["name"])
     return MESSAGES[key][lang].format(**shown)

@@ -162,6 +162,75 @@ class OnnxLM:
         return out
 
 
+class OnnxDecoder:
+    """The onnxruntime backend of generation.generate_batch (generate.py --backend onnx, the demo's Escrever): the
+    same prefill/step as the PyTorch one, over onnx/model.onnx. The KV cache stays in onnxruntime's own buffers: each
+    step's `present` outputs are bound as the next step's `past` inputs (IO binding), and only the last position's
+    logits come out, as a torch tensor for the shared sampling code."""
+
+    def __init__(self, path: Path, config):
+        import onnxruntime as ort
+
+        self.path, self.config, self.device = Path(path), config, torch.device("cpu")
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.input_names, self.output_names = io_names(config.num_hidden_layers)
+        self.past, self.length = [], 0
+
+    def _run(self, ids: torch.Tensor) -> torch.Tensor:
+        import onnxruntime as ort
+
+        n, t = ids.shape
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("input_ids", np.ascontiguousarray(ids.cpu().numpy(), dtype=np.int64))
+        binding.bind_cpu_input("attention_mask", np.ones((n, self.length + t), dtype=np.int64))
+        binding.bind_cpu_input("position_ids", np.tile(np.arange(self.length, self.length + t, dtype=np.int64), (n, 1)))
+        if not self.past:  # an empty cache of this batch size
+            heads, head_dim = kv_shape(self.config)
+            empty = np.zeros((n, heads, 0, head_dim), dtype=np.float32)
+            self.past = [ort.OrtValue.ortvalue_from_numpy(empty) for _ in self.input_names[3:]]
+        for name, value in zip(self.input_names[3:], self.past):
+            binding.bind_ortvalue_input(name, value)
+        for name in self.output_names:
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        logits, *self.past = binding.get_outputs()
+        self.length += t
+        return torch.from_numpy(logits.numpy()[:, -1])
+
+    def prefill(self, context: torch.Tensor) -> torch.Tensor:
+        """(N, T) ids from position 0 -> (N, V) logits of the last position."""
+        self.past, self.length = [], 0
+        return self._run(context)
+
+    def step(self, next_ids: torch.Tensor) -> torch.Tensor:
+        """(N, 1) ids at the next position -> (N, V) logits."""
+        return self._run(next_ids)
+
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def load_decoder(model_dir: str, backend: str = "auto", **load_kwargs):
+    """(model or OnnxDecoder, tokenizer) for generation. auto: onnxruntime on onnx/model.onnx when the folder has it
+    (export_onnx.py wrote it and checked that its greedy text is PyTorch's), else PyTorch. onnx-int8 runs
+    onnx/model_quantized.onnx, whose agreement export.json states."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from .evaluation import load_model
+
+    if backend not in BACKENDS:
+        raise MachadoError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    name = INT8 if backend == "onnx-int8" else FP32
+    path = Path(model_dir) / ONNX_DIR / name
+    if backend == "auto":
+        backend = "onnx" if path.is_file() else "torch"
+    if backend == "torch":
+        return load_model(model_dir, **load_kwargs)
+    if not path.is_file():
+        raise MachadoError(f"no {path}: run `python export_onnx.py {model_dir}` first, or pass --backend torch")
+    return OnnxDecoder(path, AutoConfig.from_pretrained(model_dir)), AutoTokenizer.from_pretrained(model_dir)
+
+
 def max_new_tokens_for(config, prompt_len: int, wanted: int) -> int:
     """GPT-2's learned positions stop at the context: prompt + new tokens must fit. A sliding window has no limit."""
     return wanted if has_sliding_window(config) else max(0, min(wanted, context_length(config) - prompt_len))
@@ -208,6 +277,15 @@ def check(model, tokenizer, folder: Path, n_tokens: int, prompt: str = "Capitu")
     return report
 
 
+def browser_choice(report: dict) -> dict:
+    """The file web/index.html loads by default: the int8 one (4x smaller) only when its greedy text equals PyTorch's
+    for every checked token, else the fp32 one, which does. The page shows the agreement with its choice."""
+    int8 = report.get(INT8)
+    agrees = bool(int8) and int8["greedy_tokens_equal"] == report.get("new_tokens")
+    return {"dtype": "q8" if agrees else "fp32", "file": f"{ONNX_DIR}/{INT8 if agrees else FP32}",
+            "int8_tokens_equal": int8["greedy_tokens_equal"] if int8 else None, "new_tokens": report.get("new_tokens")}
+
+
 def run_export(args: ExportArguments, log=print) -> dict:
     from .evaluation import check_model_location, load_model
 
@@ -245,6 +323,7 @@ def run_export(args: ExportArguments, log=print) -> dict:
                 r = report[name]
                 log(f"onnxruntime {name}: max |logit - PyTorch| {r['max_abs_logit_diff']:.2e}, greedy "
                     f"{r['greedy_tokens_equal']}/{report['new_tokens']} tokens equal to PyTorch's")
+    report["browser"] = browser_choice(report)
     write_json(out / "export.json", report)
     fp32 = report.get(FP32)
     if fp32 and not (fp32["max_abs_logit_diff"] <= 1e-4 and fp32["greedy_equal"]):

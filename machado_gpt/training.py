@@ -31,6 +31,7 @@ from .corpus import DataArguments, build_dataset
 from .data import pack
 from .generation import DEFAULT_SAMPLING
 from .hardware import cpu_supports_bf16
+from .i18n import cli_language, message
 from .optim import OptimizerArguments, build_optimizer, build_scheduler
 from .plots import CURVE, draw_training_curve
 from .tokenizer import TokenizerArguments, chars_per_token_id, load_tokenizer, tokenize_dataset, train_tokenizer
@@ -173,15 +174,12 @@ def check_output_dir(output_dir: Path, run_config: dict) -> None:
         return
     saved = output_dir / RUN_CONFIG
     if not saved.is_file():
-        raise MachadoError(f"output_dir {output_dir} holds files of something else: pass another --output_dir or remove it")
+        raise MachadoError.of("output_dir_foreign", path=str(output_dir))
     old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
     diff = sorted(name for section in ("model", "tokenizer", "optimizer") for name, value in run_config[section].items()
                   if (old.get(section) or {}).get(name) != value)
     if diff:
-        raise MachadoError(
-            f"output_dir {output_dir} holds an unrelated run (different {', '.join(diff)}): pass another --output_dir "
-            f"or remove it"
-        )
+        raise MachadoError.of("output_dir_unrelated", path=str(output_dir), diff=", ".join(diff))
 
 
 # What makes two runs the same run: the recipe's hyperparameters, as given, and the output folder (its lineage).
@@ -213,19 +211,16 @@ def check_model_dir(model_dir: Path, identity: dict, overwrite: bool, ignore: tu
     if not model_dir.exists() or not any(model_dir.iterdir()):
         return
     if not model_dir.is_dir() or not (model_dir / "config.json").is_file():
-        raise MachadoError(f"model_dir {model_dir} holds files that are not a model: pass another --model_dir")
+        raise MachadoError.of("model_dir_not_model", path=str(model_dir))
     if overwrite:
         return
     saved = model_dir / RUN_CONFIG
     old = (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get("identity") if saved.is_file() else None
     if old is None:
-        why = "a model this run did not train"
-    elif diff := identity_diff(old, identity, ignore):
-        why = f"the model of another run (different {', '.join(diff[:6])}{', ...' if len(diff) > 6 else ''})"
-    else:
-        return
-    raise MachadoError(f"model_dir {model_dir} holds {why}: pass --model_dir NEW to keep it, or --overwrite_model_dir "
-                       f"to replace it")
+        raise MachadoError.of("model_dir_foreign", path=str(model_dir))
+    if diff := identity_diff(old, identity, ignore):
+        raise MachadoError.of("model_dir_other_run", path=str(model_dir),
+                              diff=", ".join(diff[:6]) + (", ..." if len(diff) > 6 else ""))
 
 
 def write_run_config(folder: Path, config: dict) -> None:
@@ -382,9 +377,8 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     trainer, config, test_set, precision = prepare(data, tok, model_args, opt, run, args, log, start_time=start)
     output_dir = Path(args.output_dir)
     if done := finished_run(output_dir, given_max_steps):
-        log(f"the run in {output_dir} already finished ({done['global_step']:,} steps, model in {done['model_dir']}): "
-            f"nothing to do. To train it further pass --max_steps above {done['global_step']:,}; to train afresh, "
-            f"another --output_dir")
+        log(message("already_finished", cli_language(), path=str(output_dir), steps=done["global_step"],
+                    model_dir=done["model_dir"]))
         metrics_path = Path(done["model_dir"]) / "metrics.json"
         return json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else done
     if args.resume_from_checkpoint and (problem := checkpoint_problem(Path(args.resume_from_checkpoint))):

@@ -53,12 +53,12 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     defaults: dict[str, Any] = {}
     if config_path:
         if not Path(config_path).is_file():
-            raise MachadoError(f"config file {config_path} not found: pick one of configs/*.yaml")
+            raise MachadoError.of("config_not_found", path=config_path)
         defaults = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {}
         known = {f.name for t in dataclass_types for f in dataclasses.fields(t)}
         unknown = sorted(set(defaults) - known)
         if unknown:
-            raise MachadoError(f"unknown key(s) {unknown} in {config_path}: check the spelling against `--help`")
+            raise MachadoError.of("unknown_keys", keys=str(unknown), path=config_path)
     # YAML values go first as flags, so argparse checks their types; later CLI flags win.
     try:
         return parser.parse_args_into_dataclasses(args=_as_flags(defaults) + argv, return_remaining_strings=False)
@@ -111,11 +111,15 @@ def model_dir_first(argv: Sequence[str] | None) -> list[str]:
 
 
 def run_cli(main: Callable[[Sequence[str] | None], Any]) -> None:
-    """Run a script's main(); a MachadoError becomes one line on stderr and exit status 2."""
+    """Run a script's main(); a MachadoError becomes one line on stderr, in the terminal's language where the message
+    has a Portuguese text (LANG=pt_BR.UTF-8 or MACHADO_LANG=pt), and exit status 2."""
+    from .i18n import cli_language
+
     try:
         main(None)
     except MachadoError as e:
-        print(f"error: {e}", file=sys.stderr)
+        lang = cli_language()
+        print(f"{'erro' if lang == 'pt' else 'error'}: {e.in_language(lang)}", file=sys.stderr)
         sys.exit(2)
 
 

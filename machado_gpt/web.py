@@ -12,6 +12,7 @@ import http.server
 import sys
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def check_web(model_dir: Path, dtype: str = "q8") -> None:
+def check_web(model_dir: Path, dtype: str | None = None) -> None:
+    """dtype None: the page's own choice (onnx/export.json), which needs at least the fp32 file."""
     onnx = model_dir / "onnx" / ("model_quantized.onnx" if dtype == "q8" else "model.onnx")
     if not onnx.is_file():
         raise MachadoError(f"no {onnx}: run `python export_onnx.py {model_dir}` first")
@@ -39,42 +41,45 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(model_dir: str | Path, port: int = 0) -> Iterator[str]:
-    """A static server over a folder with two links, web/ and model/; yields the page's URL for this model."""
+    """A static server over a folder with two links, web/ and the model folder under its own name (which the page
+    shows); yields the page's URL for this model."""
     model_dir = Path(model_dir).resolve()
     with tempfile.TemporaryDirectory() as root:
         (Path(root) / "web").symlink_to(WEB_DIR)
-        (Path(root) / "model").symlink_to(model_dir)
+        (Path(root) / model_dir.name).symlink_to(model_dir)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Quiet, directory=root))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield f"http://127.0.0.1:{server.server_port}/web/index.html?model=../model"
+            yield f"http://127.0.0.1:{server.server_port}/web/index.html?model=../{urllib.parse.quote(model_dir.name)}"
         finally:
             server.shutdown()
             server.server_close()
 
 
 def browser_generate(model_dir: str | Path, prompt: str, max_new_tokens: int, temperature: float = 0.0,
-                     dtype: str = "q8", screenshot: str | Path | None = None, timeout_s: float = 180) -> dict:
+                     dtype: str | None = None, top_k: int = 50, top_p: float = 0.95, seed: int | None = None,
+                     screenshot: str | Path | None = None, timeout_s: float = 180) -> dict:
     """Type a prompt into web/index.html in headless Chromium, press Escrever, wait for the streamed text.
-    Returns the text, the seconds and tokens the page measured, and how many times the text grew while streaming."""
+    dtype None lets the page choose its file (onnx/export.json). Returns the text, the page's model and file lines,
+    the seconds, tokens and seed the page reports, and how many times the text grew while streaming."""
     from playwright.sync_api import sync_playwright
 
     check_web(Path(model_dir), dtype)
     with serve(model_dir) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM)
         try:
-            page = browser.new_page()
+            page = browser.new_context(locale="pt-BR").new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}&dtype={dtype}")
-            page.wait_for_function("!document.getElementById('write').disabled || document.getElementById('status')"
+            page.goto(url + (f"&dtype={dtype}" if dtype else ""))
+            page.wait_for_function("!document.getElementById('write').disabled || document.getElementById('model')"
                                    ".dataset.error", timeout=timeout_s * 1000)
-            if page.get_attribute("#status", "data-error"):
-                raise MachadoError(f"the page could not load the model: {page.inner_text('#status')}")
-            page.fill("#prompt", prompt)
-            page.fill("#length", str(max_new_tokens))
-            page.fill("#temperature", str(temperature))
+            if page.get_attribute("#model", "data-error"):
+                raise MachadoError(f"the page could not load the model: {page.inner_text('#model')}")
+            for field_id, value in (("prompt", prompt), ("length", max_new_tokens), ("temperature", temperature),
+                                    ("top_k", top_k), ("top_p", top_p), ("seed", "" if seed is None else seed)):
+                page.fill(f"#{field_id}", str(value))
             # Count the updates of #output as they happen: streaming means many, not one at the end.
             page.evaluate("""() => { window.updates = 0; new MutationObserver(() => window.updates++)
                 .observe(document.getElementById('output'), {childList: true, characterData: true, subtree: true}); }""")
@@ -89,8 +94,11 @@ def browser_generate(model_dir: str | Path, prompt: str, max_new_tokens: int, te
             if errors or status.startswith("Erro"):
                 raise MachadoError(f"the page failed: {status} {errors}")
             return {"text": page.text_content("#output"), "status": status, "updates": page.evaluate("window.updates"),
+                    "model": page.inner_text("#model"), "file": page.inner_text("#file"),
+                    "dtype": page.get_attribute("#file", "data-dtype"),
                     "seconds": float(page.get_attribute("#status", "data-seconds")),
-                    "tokens": int(page.get_attribute("#status", "data-tokens"))}
+                    "tokens": int(page.get_attribute("#status", "data-tokens")),
+                    "seed": int(page.get_attribute("#status", "data-seed"))}
         finally:
             browser.close()
 

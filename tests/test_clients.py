@@ -4,6 +4,7 @@ Slow (a second environment, exports, a browser): `.ci/run` runs them after the m
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -132,6 +133,34 @@ def test_onnx_export_has_the_transformers_js_layout_and_matches_pytorch(exported
     assert tokenizer.decode(greedy) == report["torch_greedy"]
 
 
+def test_onnxruntime_backend_writes_pytorch_greedy_text_past_the_window(exported):
+    """generate.py's onnx backend (IO binding, the same sampling and re-prefill code): greedy text equal to the
+    PyTorch path for the fp32 file over 300 tokens, re-prefills included; batches of samples; int8's agreement
+    measured; and generate.py picks it by default for a folder with onnx/."""
+    from machado_gpt.generation import SamplingArguments, generate_texts, generate_tokens
+    from machado_gpt.onnx_export import INT8, OnnxDecoder, load_decoder
+
+    family, folder, report = exported
+    decoder, tokenizer = load_decoder(str(folder))  # auto: the folder has onnx/model.onnx
+    model, _ = load_decoder(str(folder), "torch")
+    assert isinstance(decoder, OnnxDecoder) and not isinstance(model, OnnxDecoder)
+    prompt = tokenizer("Capitu", add_special_tokens=False)["input_ids"]
+    greedy = SamplingArguments(max_new_tokens=300, temperature=0)
+    reference = list(generate_tokens(model, prompt, greedy))
+    assert list(generate_tokens(decoder, prompt, greedy)) == reference
+    sampled = SamplingArguments(max_new_tokens=40, temperature=1.0, top_k=0, top_p=1.0, seed=3)
+    texts = generate_texts(decoder, tokenizer, "Capitu", sampled, 3)
+    assert len(set(texts)) == 3 and texts == generate_texts(decoder, tokenizer, "Capitu", sampled, 3)
+    int8, _ = load_decoder(str(folder), "onnx-int8")
+    agree = next((i for i, (a, b) in enumerate(zip(generate_tokens(int8, prompt, greedy), reference)) if a != b), 300)
+    assert agree >= min(5, report[INT8]["greedy_tokens_equal"])  # int8 starts as PyTorch does, as export.json says
+    proc = subprocess.run([sys.executable, str(ROOT / "generate.py"), "--model_dir", str(folder),
+                           "--prompt", "Capitu", "--temperature", "0", "--max_new_tokens", "300"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "Capitu" + tokenizer.decode(reference) + "\n"
+
+
 def test_node_generate_mjs_writes_pytorch_greedy_text(exported):
     family, folder, report = exported
     proc = subprocess.run(["node", str(ROOT / "web/generate.mjs"), str(folder), "Capitu", str(NEW_TOKENS[family]), "0",
@@ -145,19 +174,38 @@ def test_node_generate_mjs_writes_pytorch_greedy_text(exported):
 
 def test_browser_page_streams_the_models_greedy_text(exported):
     """Debian's Chromium, driven by Playwright. With onnx/model.onnx the page's greedy text is PyTorch's; with the
-    int8 onnx/model_quantized.onnx (the page's default) it is onnxruntime's for that file, which follows PyTorch's
-    until int8 rounding flips a near tie (export.json says after how many tokens)."""
+    int8 onnx/model_quantized.onnx it is onnxruntime's for that file, which follows PyTorch's until int8 rounding
+    flips a near tie (export.json says after how many tokens). Unasked, the page loads the file export_onnx.py
+    chose (int8 only if it agrees on every checked token) and says so, with the agreement in Brazilian numbers."""
+    from machado_gpt.i18n import number
+    from machado_gpt.onnx_export import INT8, browser_choice
     from machado_gpt.web import browser_generate
 
     family, folder, report = exported
-    for dtype, expected in (("fp32", report["torch_greedy"]), ("q8", report["model_quantized.onnx"]["greedy_text"])):
+    for dtype, expected in (("fp32", report["torch_greedy"]), ("q8", report[INT8]["greedy_text"])):
         shot = ROOT / "out" / f"web-{family}-{dtype}.png"
         result = browser_generate(folder, "Capitu", NEW_TOKENS[family], temperature=0, dtype=dtype, screenshot=shot)
         assert result["text"] == "Capitu" + expected, dtype
         assert result["updates"] > 10  # streamed as it was written, not set once at the end
         assert result["tokens"] == NEW_TOKENS[family] and "Concluído" in result["status"]
         assert shot.stat().st_size > 10_000
-    assert report["model_quantized.onnx"]["greedy_tokens_equal"] >= 5  # int8 starts as PyTorch does
+    assert report[INT8]["greedy_tokens_equal"] >= 5  # int8 starts as PyTorch does
+    # The page's own choice, and what it shows: the model's name and shape, the file and the int8 agreement.
+    assert report["browser"] == browser_choice(report)
+    equal = report[INT8]["greedy_tokens_equal"]
+    assert report["browser"]["dtype"] == ("q8" if equal == report["new_tokens"] else "fp32")
+    chosen = browser_generate(folder, "Capitu", NEW_TOKENS[family], temperature=0,
+                              screenshot=ROOT / "out" / f"web-{family}-default.png")
+    assert chosen["dtype"] == report["browser"]["dtype"]
+    assert chosen["text"] == "Capitu" + (report[INT8]["greedy_text"] if chosen["dtype"] == "q8" else report["torch_greedy"])
+    assert f"int8: igual ao PyTorch por {number(equal, 'pt')} tokens (de {number(report['new_tokens'], 'pt')}" in chosen["file"]
+    assert chosen["model"].startswith(f"{folder.name} · {family} · 2 camadas")
+    # top-k 1 samples the most likely token, whatever the seed: the greedy text. A seed repeats a sampled text.
+    top1 = browser_generate(folder, "Capitu", 20, temperature=1.0, top_k=1, dtype="fp32")
+    assert top1["text"] == "Capitu" + report["torch_greedy"][:len(top1["text"]) - len("Capitu")]
+    sampled = [browser_generate(folder, "Capitu", 20, temperature=1.0, top_k=0, top_p=1.0, seed=s, dtype="fp32")
+               for s in (5, 5, 6)]
+    assert sampled[0]["text"] == sampled[1]["text"] != sampled[2]["text"] and sampled[0]["seed"] == 5
 
 
 def test_lm_eval_bits_per_byte_agrees_with_our_bits_per_char(trained, real_dataset, tmp_path):

@@ -50,6 +50,31 @@ def model_dir(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path_factory):
     return tmp / "model"
 
 
+# Words only one of the two languages uses, to find text of the other language on a page (tokens and samples aside).
+EN_ONLY = {"the", "and", "of", "to", "is", "with", "this", "that", "for", "layer", "layers", "head", "next", "seed",
+           "length", "prompt", "error", "examples", "write", "stop", "text", "probability", "attention", "after",
+           "parameters", "window", "piece", "pieces", "look", "inside", "numbers", "variants", "random", "position",
+           "likely", "built", "settings", "loading", "used", "actual"}
+PT_ONLY = {"de", "que", "com", "para", "não", "camada", "camadas", "cabeça", "semente", "texto", "escrever", "parar",
+           "exemplos", "próximo", "peça", "peças", "janela", "parâmetros", "atenção", "lente", "probabilidade",
+           "depois", "mais", "provável", "olhar", "dentro", "números", "variantes", "aleatória", "posição", "usada",
+           "uma", "em", "da"}
+
+
+def visible_words(page) -> set[str]:
+    """The words a reader sees, minus the samples and names: the prompt and text boxes (not in innerText), the
+    examples (Portuguese prompts), the tables' token cells, the model's folder name and Machado de Assis."""
+    import re
+
+    text = page.evaluate("""() => {
+        let text = document.body.innerText.split('Machado de Assis').join(' ');
+        for (const e of document.querySelectorAll('.gallery, table.examples-table, #tabela tbody, #tabela-lente tbody,'
+                                                   + ' #modelo code'))
+            text = text.split(e.innerText).join(' ');
+        return text; }""")
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", text)}
+
+
 def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
     from playwright.sync_api import sync_playwright
 
@@ -80,6 +105,18 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             assert page.locator("#semente-usada").inner_text().startswith("Semente usada: ")  # random, and shown
             (ROOT / "out").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "out" / "demo-escrever.png"), full_page=True)
+            assert not visible_words(page) & EN_ONLY, visible_words(page) & EN_ONLY  # no English on the pt page
+            # Três variantes: three continuations, side by side.
+            assert not page.locator("#texto-2").is_visible()
+            page.locator("#variantes input").check()
+            page.locator("#texto-3").wait_for(state="visible", timeout=10_000)
+            page.locator("#prompt textarea").fill("Capitu olhou")
+            page.get_by_role("button", name="Escrever").click()
+            page.wait_for_function("['#texto', '#texto-2', '#texto-3'].every(id => "
+                                   "document.querySelector(id + ' textarea').value.length > 150)", timeout=60_000)
+            texts = [page.locator(f"{box} textarea").input_value() for box in ("#texto", "#texto-2", "#texto-3")]
+            assert all(t.startswith("Capitu olhou") for t in texts) and len(set(texts)) == 3
+            page.locator("#variantes input").uncheck()
             # Parar (Stop) ends a long generation: the text stops growing well short of 2,000 tokens.
             page.locator("#prompt textarea").fill("Capitu")
             length = page.get_by_label("Comprimento (tokens)", exact=False).first
@@ -95,21 +132,33 @@ def test_browser_writes_streams_and_shows_the_anatomy(model_dir):
             time.sleep(2)
             assert len(page.locator("#texto textarea").input_value()) == stopped < 1500
             page.get_by_role("tab", name="Anatomia").click()
-            page.locator("#curto textarea").fill("Capitu olhou")
-            page.get_by_role("button", name="Olhar por dentro").click()
             heatmap = page.locator("#atencao img")
-            heatmap.wait_for(timeout=60_000)
+            heatmap.wait_for(timeout=60_000)  # the opening example is drawn without pressing anything
             box = heatmap.bounding_box()
             assert box["width"] > 100 and box["height"] > 100
             assert page.locator("#barras img").count() == 1 and page.locator("#lente img").count() == 1
-            assert "Atenção" in page.content()  # the Portuguese explanations are there
+            assert "Atenção" in page.content() and "No exemplo inicial" in page.locator("#nota-lente").inner_text()
+            # The pictures follow the controls: a new layer redraws the heatmap, no button pressed.
+            layer = page.locator("#camada input[type=number]")
+            before = heatmap.get_attribute("src")
+            layer.fill(str(1 - int(layer.input_value())))  # the other layer of this 2-layer model
+            layer.press("Enter")
+            page.wait_for_function("src => document.querySelector('#atencao img')?.src !== src", arg=before,
+                                   timeout=30_000)
+            page.locator("#numeros").click()  # Os números: a table, headers in Portuguese
+            page.locator("#tabela").get_by_text("n.º do real").wait_for(timeout=10_000)
             page.screenshot(path=str(ROOT / "out" / "demo-anatomia.png"), full_page=True)
+            assert not visible_words(page) & EN_ONLY, visible_words(page) & EN_ONLY
             english = browser.new_context(locale="en-US").new_page()  # the same demo for an English browser
             english.goto(url)
             english.wait_for_function("(document.querySelector('#modelo')?.innerText || '').includes('parameters')",
                                       timeout=30_000)
             header = english.locator("#modelo").inner_text()
             assert f"{number(params, 'en')} parameters" in header and "parâmetros" not in header
+            assert not visible_words(english) & PT_ONLY, visible_words(english) & PT_ONLY  # the Write tab
+            english.get_by_role("tab", name="Anatomy").click()
+            english.locator("#atencao img").wait_for(state="visible", timeout=60_000)
+            assert not visible_words(english) & PT_ONLY, visible_words(english) & PT_ONLY  # and Anatomy
             browser.close()
     finally:
         proc.terminate()
@@ -132,7 +181,7 @@ def test_space_staging_starts_the_app_offline_from_the_staged_files(model_dir, t
     # Offline, the Space's model (a Hub id) cannot load; MODEL_DIR points the staged app at the local folder.
     proc, url = start_app(space, model_dir, free_port())
     try:
-        out, _ = Client(url, verbose=False).predict("Capitu", 20, 0.7, 50, 0.95, 1, api_name="/escrever")
+        out, *_ = Client(url, verbose=False).predict("Capitu", 20, 0.7, 50, 0.95, 1, False, api_name="/escrever")
         assert out.startswith("Capitu") and len(out) > len("Capitu")
     finally:
         proc.terminate()

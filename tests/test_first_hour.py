@@ -18,9 +18,12 @@ from tests.conftest import ROOT
 BUDGET_S = 12
 
 
-def run_cli(argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "train_hf.py", *argv], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+def run_cli(argv: list[str], check: bool = True, lang: str = "C.UTF-8", script: str = "train_hf.py"
+            ) -> subprocess.CompletedProcess:
+    """The script as a user runs it, in a terminal whose locale is `lang` (LANG; the other locale variables unset)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "MACHADO_LANG")}
+    proc = subprocess.run([sys.executable, script, *argv], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "HF_HUB_OFFLINE": "1", "LANG": lang}, timeout=600)
     if check:
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return proc
@@ -156,3 +159,30 @@ def test_staged_files_carry_no_local_path(budgeted, tmp_path):
             assert not [x for x in prefixes if x in p.read_text()], p.name  # ...the staged copy none
     assert json.loads((staged / "eval_texts.json").read_text())["source"] == "textos"
     yaml.safe_load((staged / "run_config.yaml").read_text())
+
+
+def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path):
+    """A Brazilian terminal (LANG=pt_BR.UTF-8) gets the first hour's messages in Portuguese, numbers the Brazilian
+    way; any other gets English; MACHADO_LANG chooses either way."""
+    from machado_gpt.i18n import cli_language
+
+    argv, out, _ = budgeted
+    before = digest(out / "model")
+    refused = run_cli([*argv, "--output_dir", str(tmp_path / "x"), "--max_steps", "1"], check=False, lang="pt_BR.UTF-8")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert re.match(rf"erro: a model_dir {out / 'model'} guarda o modelo de outro treino \(difere em .*max_steps.*\): "
+                    r"passe --model_dir NOVA para mantê-lo, ou --overwrite_model_dir para substituí-lo", refused.stderr)
+    assert digest(out / "model") == before
+    assert "já terminou" in run_cli(argv, lang="pt_BR.UTF-8").stdout
+    missing = run_cli(["--config", "configs/nada.yaml"], check=False, lang="pt_BR.UTF-8")
+    assert missing.stderr == "erro: a receita configs/nada.yaml não existe: escolha uma de configs/*.yaml\n"
+    assert run_cli(["--config", "configs/nada.yaml"], check=False).stderr.startswith(
+        "error: config file configs/nada.yaml not found")
+    corpus = run_cli(["--corpus_dir", str(tmp_path / "nenhum"), "--dataset_dir", str(tmp_path / "ds")], check=False,
+                     lang="pt_BR.UTF-8", script="build_dataset.py")
+    assert corpus.returncode == 2 and corpus.stderr.startswith(f"erro: a pasta do corpus {tmp_path / 'nenhum'} não existe")
+    size = run_cli([*argv, "--n_layer", "0"], check=False, lang="pt_BR.UTF-8")
+    assert "erro: n_layer 0 deve ficar entre 1 e 1.048.576" in size.stderr
+    assert [cli_language(env) for env in ({"LANG": "pt_BR.UTF-8"}, {"LANG": "en_US.UTF-8"}, {"LC_ALL": "pt_PT.UTF-8",
+            "LANG": "en_US"}, {"LANG": "C.UTF-8"}, {}, {"MACHADO_LANG": "pt", "LANG": "en_US.UTF-8"})] == [
+        "pt", "en", "pt", "en", "en", "pt"]

@@ -54,6 +54,51 @@ def test_compiled_step_gives_the_eager_tokens_across_re_prefills(tiny_model_dirs
     assert generate_text(model, tok, "Capitu", sampled, compile=True) == generate_text(model, tok, "Capitu", sampled)
 
 
+@pytest.mark.slow  # compiles once per family: after the main suite
+def test_compiled_step_compiles_once_over_300_tokens_past_the_window(tiny_model_dirs):
+    """After warm-up (the first call of the compiled step), 340 more tokens, re-prefills included, run it without a
+    single recompilation (dynamo's error_on_recompile would raise), and write what eager writes."""
+    import torch._dynamo
+
+    model, tok = _load(tiny_model_dirs)
+    prompt = tok("Capitu")["input_ids"]
+    greedy = SamplingArguments(max_new_tokens=342, temperature=0)
+    eager = list(generate_tokens(model, prompt, greedy))
+    torch._dynamo.reset()
+    compiled = generate_tokens(model, prompt, greedy, compile=True)
+    warm = [next(compiled) for _ in range(2)]  # the first from the prefill, the second from the step's first call
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        rest = list(compiled)
+    assert len(rest) == 340 and warm + rest == eager
+
+
+def test_batched_samples_are_one_batch_and_each_is_a_valid_continuation(tiny_model_dirs):
+    """--num_samples: N continuations of one prompt in one batch, past the window: different from each other,
+    reproducible with a seed, and at temperature 0 each is the single greedy text."""
+    from machado_gpt.generation import generate_batch, generate_texts
+
+    model, tok = _load(tiny_model_dirs)
+    sampled = SamplingArguments(max_new_tokens=40, seed=2, temperature=1.0, top_k=0, top_p=1.0)
+    texts = generate_texts(model, tok, "Capitu", sampled, 4)
+    assert len(set(texts)) == 4 and all(t.startswith("Capitu") for t in texts)
+    assert generate_texts(model, tok, "Capitu", sampled, 4) == texts
+    steps = list(generate_batch(model, tok("Capitu")["input_ids"], sampled, 4))
+    assert len(steps) == 40 and all(step.shape == (4,) for step in steps)
+    greedy = SamplingArguments(max_new_tokens=40, temperature=0)
+    assert generate_texts(model, tok, "Capitu", greedy, 3) == [generate_text(model, tok, "Capitu", greedy)] * 3
+    with pytest.raises(MachadoError, match="num_samples 0 must be between 1 and 256"):
+        generate_texts(model, tok, "Capitu", greedy, 0)
+
+
+def test_generate_py_prints_n_samples(tiny_model_dir):
+    proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dir), "--prompt", "Capitu",
+                           "--max_new_tokens", "20", "--num_samples", "3", "--seed", "1"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    parts = proc.stdout.split("--- ")[1:]
+    assert [p.split(" ---")[0] for p in parts] == ["1", "2", "3"] and all("\nCapitu" in p for p in parts)
+
+
 def test_a_prompt_longer_than_the_context_is_cropped_on_the_left(tiny_model_dir):
     model, tok = _load(tiny_model_dir)
     out = generate_text(model, tok, "abc " * 20, SamplingArguments(max_new_tokens=5, seed=0))

@@ -114,3 +114,21 @@ def test_both_readmes_are_short_and_link_every_docs_page():
         for link in re.findall(r"\]\(((?:docs|notebooks)/[^)#]+)", text):
             assert (ROOT / link).exists(), f"{name} links {link}, which does not exist"
         assert "colab.research.google.com/github/" in text  # the notebook's badge
+
+
+def test_headline_figures_come_from_the_committed_results_file():
+    """docs/results/headline.json (benchmarks/headline.py, from what `make all` wrote) is what both READMEs and
+    docs/results.md quote, each in its language's numbers: none can disagree with it or with the others."""
+    import json
+
+    from machado_gpt.i18n import number
+
+    headline = json.loads((ROOT / "docs/results/headline.json").read_text(encoding="utf-8"))
+    for name, lang in (("README.md", "en"), ("README.pt-BR.md", "pt"), ("docs/results.md", "en")):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        figures = [number(headline["steps"], lang), number(headline["tokens_per_second"], lang),
+                   number(headline["test_bits_per_char"], lang, 3), number(100 * headline["word_validity"], lang, 1),
+                   number(100 * headline["word_validity_temperature_1"], lang, 1)]
+        for figure in figures:
+            assert figure in text, f"{name} does not quote {figure} from docs/results/headline.json"
+    assert headline["machine"].split(",")[0] in (ROOT / "README.md").read_text(encoding="utf-8")

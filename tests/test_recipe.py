@@ -115,7 +115,8 @@ def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_pat
     saved = yaml.safe_load((tmp_path / "model" / "run_config.yaml").read_text())
     assert saved["training"]["max_steps"] == metrics["max_steps"]  # rerun exactly with --max_steps
     assert saved["run"]["time_budget"] == "25s"
-    state = json.loads(sorted((tmp_path / "run").glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
+    last = max((tmp_path / "run").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))  # 1154 after 800
+    state = json.loads((last / "trainer_state.json").read_text())
     assert state["stateful_callbacks"]["StepClock"]["attributes"]["planned"] == metrics["max_steps"]
     # Each param group's rate, by its name (Trainer alone would log Muon's as `learning_rate`, under AdamW's name).
     logged = [h for h in state["log_history"] if "learning_rate/hidden_matrix_params" in h]
