@@ -5,6 +5,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py                                   # the 28.5M model, CPU-sized batch
     python benchmarks/train_throughput.py --batch_size 512 --steps 30       # on a GPU
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
 
 MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
 line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
@@ -55,24 +56,34 @@ class StepTimer(TrainerCallback):
             self.seconds = time.perf_counter() - self.start
 
 
-def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile=False) -> tuple[float, float]:
+def plain_step(model, blocks, batch_size, bf16, device, compile=False):
+    """One training step of a plain PyTorch loop (AdamW, autocast, clipping), as a function of the step's index."""
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1,
                             fused=device.type == "cuda")
     forward = torch.compile(model) if compile else model
-    begin, start = time.perf_counter(), None
-    for step in range(warmup + steps):
-        if step == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        x = blocks[(step * batch_size) % (len(blocks) - batch_size):][:batch_size].to(device, non_blocking=True)
+
+    def step(i: int) -> None:
+        x = blocks[(i * batch_size) % (len(blocks) - batch_size):][:batch_size].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = forward(input_ids=x, labels=x).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def plain_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile=False) -> tuple[float, float]:
+    step = plain_step(model, blocks, batch_size, bf16, device, compile)
+    begin, start = time.perf_counter(), None
+    for i in range(warmup + steps):
+        if i == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        step(i)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch_size * blocks.shape[1] / (time.perf_counter() - start), start - begin
@@ -92,6 +103,41 @@ def trainer_loop(model, blocks, batch_size, steps, warmup, bf16, device, compile
     return timer.steps * batch_size * blocks.shape[1] / timer.seconds, timer.start - timer.begin
 
 
+# Where a step's time goes, by the profiler's operator names (self time, so nothing is counted twice).
+CATEGORIES = (
+    ("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "mkldnn", "onednn")),
+    ("attention kernel", ("scaled_dot_product", "flash_attention", "_efficient_attention")),
+    ("loss (log-softmax, NLL)", ("cross_entropy", "log_softmax", "nll_loss")),
+    ("optimizer step", ("Optimizer.step", "_foreach", "adamw", "lerp", "addcmul", "addcdiv", "sqrt")),
+    ("compiled fused kernels", ("cpp_fused", "Torch-Compiled Region", "CompiledFunction", "triton_")),
+    ("casts and copies", ("aten::copy_", "aten::to", "aten::_to_copy", "aten::clone", "aten::contiguous", "aten::cat")),
+    ("elementwise (norms, rotary, activations)", ("aten::mul", "aten::add", "aten::rsqrt", "aten::pow", "aten::mean",
+                                                  "aten::silu", "aten::neg", "aten::sub", "aten::div", "aten::sum",
+                                                  "aten::exp", "aten::where", "aten::fill_", "aten::zero_")),
+)
+
+
+def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5) -> dict[str, float]:
+    """torch.profiler over `steps` training steps of the plain loop (after two unprofiled ones): each category's
+    share of the profiled self time, the rest as 'other (framework, Python, data)'."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = plain_step(model, blocks, batch_size, bf16, device, compile)
+    for i in range(2):
+        step(i)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for i in range(steps):
+            step(i + 2)
+    totals = dict.fromkeys([name for name, _ in CATEGORIES] + ["other (framework, Python, data)"], 0.0)
+    for event in prof.key_averages():
+        category = next((name for name, keys in CATEGORIES if any(k.lower() in event.key.lower() for k in keys)),
+                        "other (framework, Python, data)")
+        totals[category] += event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {name: 100 * t / whole for name, t in totals.items()}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="configs/machado-gpt-28m.yaml")
@@ -104,6 +150,8 @@ def main(argv=None):
                    help="default fp32,bf16 on a GPU or a CPU with native bf16; fp32 alone elsewhere (bf16 is ~17x slower there)")
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
     p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
+    p.add_argument("--profile", action="store_true", help="also print where a bf16 step's time goes (torch.profiler), "
+                                                          "eager and, with --compile, compiled")
     a = p.parse_args(argv)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
@@ -159,6 +207,16 @@ def main(argv=None):
         print(f"bf16 / fp32 (plain loop) = {results[('bf16', 'plain PyTorch')] / results[('fp32', 'plain PyTorch')]:.2f}")
     best = max(results.values())
     print(f"10,000 steps of batch {batch} at the best speed: {10_000 * batch * T / best / 3600:.2f} hours")
+    if a.profile:
+        bf16 = "bf16" in a.precisions
+        for compile in (False, True) if a.compile else (False,):
+            torch.manual_seed(0)
+            shares = profile_step(build_model(model_args, FakeTokenizer(a.vocab_size)), blocks, batch, bf16, device,
+                                  compile=compile)
+            print(f"profile of 5 {'bf16' if bf16 else 'fp32'} steps, plain loop{', compiled' if compile else ''}: "
+                  f"share of the profiled time")
+            for name, share in sorted(shares.items(), key=lambda kv: -kv[1]):
+                print(f"  {name:<44}{share:6.1f}%")
     return results
 
 

@@ -22,18 +22,30 @@ def _ratios(out: str) -> dict[str, float]:
 
 
 @pytest.mark.slow  # 25-50 s: after the main suite
-def test_generation_speed_prints_both_speeds_and_the_ratios(tiny_model_dir):
-    out = _run("benchmarks/generation_speed.py", "--model_dir", str(tiny_model_dir), "--max_new_tokens", "40",
-               "--repeats", "1", "--compile")
+def test_generation_speed_prints_both_speeds_and_the_ratios(tiny_model_dir, tmp_path):
+    import shutil
+
+    import export_onnx
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    export_onnx.main([str(folder), "--check_tokens", "0"])
+    out = _run("benchmarks/generation_speed.py", "--model_dir", str(folder), "--max_new_tokens", "40",
+               "--repeats", "1", "--compile", "--onnx", "--num_samples", "2")
     assert "KV cache + re-prefill, compiled" in out and "prompt 16 tokens" in out
     assert set(_ratios(out)) == {"eager", "compiled", "compiled cache / eager recompute"}
     assert all(r > 0 for r in _ratios(out).values())
+    for line in ("onnxruntime fp32, KV cache", "onnxruntime int8, KV cache", "batch of 2, KV cache, compiled",
+                 "batch of 2, onnxruntime fp32"):
+        assert re.search(rf"{re.escape(line)}\s+[0-9.]+ tokens/s\s+[0-9.]+% of the fp32 peak", out), line
+    assert out.count("CPU: ") == 1 and "fp32 matrix-product peak measured in this run" in out
 
 
 def test_train_throughput_compares_trainer_with_a_plain_loop():
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--batch_size", "4", "--steps", "2",
-               "--warmup", "1", "--precisions", "fp32", "--repeats", "1")
+               "--warmup", "1", "--precisions", "fp32", "--repeats", "1", "--profile")
     assert re.search(r"Trainer / plain loop", out), out
+    shares = [float(x) for x in re.findall(r"^  .+?\s+([0-9.]+)%$", out.split("profile of 5")[1], re.M)]
+    assert "matrix products" in out and len(shares) == 8 and sum(shares) == pytest.approx(100, abs=0.5)
 
 
 def test_data_pipeline_times_every_step(tmp_path):

@@ -176,3 +176,27 @@ def test_a_sustained_slowdown_warns_once_and_the_budget_re_plans_to_end_on_time(
     assert len(plans) >= 2 and plans[-1]["max_steps"] < plans[0]["max_steps"]  # fewer, slower steps
     assert trainer.state.global_step == plans[-1]["max_steps"]
     assert time.perf_counter() - start < 1.2 * 20
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "qwen3"])
+def test_the_training_attention_kernel_is_the_same_computation(char_tokenizer_dir, model_type, tmp_path):
+    """attn_implementation eager (cpu.yaml's, faster compiled on a CPU) and sdpa give the same loss and gradients,
+    and the saved folder does not carry the choice: it loads with transformers' default."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    x = torch.randint(3, len(tokenizer), (2, 16))
+    losses, grads = [], []
+    for kernel in ("eager", "sdpa"):
+        model = _tiny(model_type, tokenizer, attn_implementation=kernel)
+        assert model.config._attn_implementation == kernel
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5) and torch.allclose(grads[0], grads[1], atol=1e-5)
+    model.save_pretrained(tmp_path)
+    assert "attn_implementation" not in (tmp_path / "config.json").read_text()
+    assert AutoModelForCausalLM.from_pretrained(tmp_path).config._attn_implementation == "sdpa"
+    with pytest.raises(MachadoError, match="unknown attn_implementation 'flash': use one of sdpa, eager"):
+        ModelArguments(attn_implementation="flash")
