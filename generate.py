@@ -34,11 +34,11 @@ class PromptArguments:
 
     def __post_init__(self):
         if not 1 <= self.num_samples <= MAX_NUM_SAMPLES:
-            raise MachadoError(f"num_samples {self.num_samples} must be between 1 and {MAX_NUM_SAMPLES}")
+            raise MachadoError.of("between", flag="num_samples", value=str(self.num_samples), low=1, high=MAX_NUM_SAMPLES)
         if self.backend not in BACKENDS:
-            raise MachadoError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+            raise MachadoError.of("unknown_choice", name="backend", value=repr(self.backend), choices=", ".join(BACKENDS))
         if self.compile and self.backend.startswith("onnx"):
-            raise MachadoError("--compile is for the PyTorch backend: pass --backend torch with it")
+            raise MachadoError.of("compile_onnx")
 
 
 def main(argv: Sequence[str] | None = None):

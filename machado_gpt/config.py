@@ -62,14 +62,15 @@ class ModelArguments:
 
     def __post_init__(self):
         if self.attn_implementation not in (None, *ATTENTION_KERNELS):
-            raise MachadoError(f"unknown attn_implementation {self.attn_implementation!r}: use one of "
-                               f"{', '.join(ATTENTION_KERNELS)}")
+            raise MachadoError.of("unknown_choice", name="attn_implementation", value=repr(self.attn_implementation),
+                                  choices=", ".join(ATTENTION_KERNELS))
         for name in ("n_layer", "n_head", "n_embd", "n_positions", "block_size", "n_inner"):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= MAX_SIZE:
-                raise MachadoError.of("size_bounds", flag=name, value=value, low=1, high=MAX_SIZE)
+                raise MachadoError.of("size_bounds", flag=name, value=str(value), low=1, high=MAX_SIZE)
         if self.model_type not in MODEL_TYPES:
-            raise MachadoError(f"unknown model_type {self.model_type!r}: use one of {', '.join(MODEL_TYPES)}")
+            raise MachadoError.of("unknown_choice", name="model_type", value=repr(self.model_type),
+                                  choices=", ".join(MODEL_TYPES))
         if self.activation_function is None:
             self.activation_function = "gelu_new" if self.model_type == "gpt2" else "silu"
         from transformers.activations import ACT2FN
@@ -122,9 +123,9 @@ class RunArguments:
 
         for name, low in (("max_eval_blocks", 0), ("sample_max_new_tokens", 1), ("n_trials", 1)):
             if not low <= getattr(self, name) <= MAX_SIZE:
-                raise MachadoError(f"{name} {getattr(self, name)} must be between {low} and {MAX_SIZE:,}")
+                raise MachadoError.of("between", flag=name, value=str(getattr(self, name)), low=low, high=MAX_SIZE)
         if not 0 <= self.sample_seed < 2**32:
-            raise MachadoError(f"sample_seed {self.sample_seed} must be between 0 and 4,294,967,295")
+            raise MachadoError.of("between", flag="sample_seed", value=str(self.sample_seed), low=0, high=2**32 - 1)
 
         self.time_budget_seconds = parse_duration(self.time_budget)  # checks the format before any work
         if self.hp_search not in (None, "optuna", "wandb"):

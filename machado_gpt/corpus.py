@@ -267,7 +267,7 @@ def _save_atomically(dsd: DatasetDict, out: Path, info: dict) -> None:
         write_json(tmp / "build_info.json", info)
         if out.exists():
             if not (out / "build_info.json").is_file():
-                raise MachadoError(f"{out} exists and is not a machado-gpt dataset: remove it or pass another --dataset_dir")
+                raise MachadoError.of("dataset_dir_foreign", path=str(out))
             shutil.rmtree(out)
         tmp.rename(out)
     finally:

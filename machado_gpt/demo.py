@@ -445,4 +445,6 @@ def launch(app_dir: Path, port: int | None = None) -> None:
     writer = load_decoder(reference, "onnx")[0] if onnx.is_file() else model
     demo = build_demo(model, tokenizer, reference, writer)
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", 7860))
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), server_port=port, i18n=I18N)
+    # No "Runs" link in the footer: Gradio does not translate it, and the Portuguese page would show an English word
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), server_port=port, i18n=I18N,
+                footer_links=["api", "gradio", "settings"])

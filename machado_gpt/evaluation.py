@@ -44,7 +44,7 @@ class EvalArguments:
                                 ("quality_max_new_tokens", 1, 100_000), ("stride", 1, 10**6)):
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
-                raise MachadoError(f"{name} {value} must be between {low} and {high:,}")
+                raise MachadoError.of("between", flag=name, value=str(value), low=low, high=high)
 
 
 def check_model_location(model_dir: str) -> None:
@@ -83,13 +83,13 @@ def read_texts_dir(folder: str) -> list[tuple[str, str, str]]:
     root = Path(folder)
     files = sorted(root.rglob("*.txt")) if root.is_dir() else []
     if not files:
-        raise MachadoError(f"no .txt files under {folder}: give a folder of UTF-8 .txt files")
+        raise MachadoError.of("no_txt", path=str(folder))
     out = []
     for p in files:
         try:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise MachadoError(f"{p} is not UTF-8: convert it with `iconv -f latin1 -t utf-8`") from None
+            raise MachadoError.of("not_utf8", path=str(p)) from None
         if text.strip():
             out.append((p.parent.name if p.parent != root else "texts", p.stem, text))
     return out
@@ -107,7 +107,7 @@ def read_split(dataset_dir: str, split: str, dsd=None) -> list[tuple[str, str, s
     """(genre, work, text) for every text of a split of the saved dataset."""
     dsd = dsd if dsd is not None else load_dataset_dict(dataset_dir)
     if split not in dsd:
-        raise MachadoError(f"unknown split {split!r}: use one of {', '.join(dsd)}")
+        raise MachadoError.of("unknown_choice", name="split", value=repr(split), choices=", ".join(dsd))
     return [(r["genre"], r["work"], r["text"]) for r in dsd[split]]
 
 

@@ -58,20 +58,24 @@ class SamplingArguments:
 
     def __post_init__(self):
         """Each out-of-range value is one clear line, before any model is loaded."""
+        from .i18n import LANGUAGES, message
+
         checks = [
             (1 <= self.max_new_tokens <= MAX_NEW_TOKENS,
-             f"max_new_tokens {self.max_new_tokens} must be between 1 and {MAX_NEW_TOKENS:,}"),
-            (0 <= self.temperature <= 100, f"temperature {self.temperature} must be between 0 and 100 (0 is greedy, 0.7 "
-                                           f"the default)"),
-            (0 <= self.top_k <= MAX_NEW_TOKENS, f"top_k {self.top_k} must be >= 0 (0 disables it)"),
-            (self.seed is None or 0 <= self.seed < 2**32, f"seed {self.seed} must be between 0 and 4,294,967,295"),
-            (0 < self.top_p <= 1, f"top_p {self.top_p} must be in (0, 1] (1.0 disables it)"),
-            (self.repetition_penalty > 0, f"repetition_penalty {self.repetition_penalty} must be > 0 (1.0 disables it)"),
-            (0 < self.keep_fraction < 1, f"keep_fraction {self.keep_fraction} must be in (0, 1)"),
+             ("between", dict(flag="max_new_tokens", value=str(self.max_new_tokens), low=1, high=MAX_NEW_TOKENS))),
+            (0 <= self.temperature <= 100, ("between_note", dict(flag="temperature", value=str(self.temperature), low=0,
+                                                                 high=100, note={lang: message("greedy_note", lang)
+                                                                                 for lang in LANGUAGES}))),
+            (0 <= self.top_k <= MAX_NEW_TOKENS, ("top_k_range", dict(value=str(self.top_k)))),
+            (self.seed is None or 0 <= self.seed < 2**32,
+             ("between", dict(flag="seed", value=str(self.seed), low=0, high=2**32 - 1))),
+            (0 < self.top_p <= 1, ("top_p_range", dict(value=str(self.top_p)))),
+            (self.repetition_penalty > 0, ("repetition_penalty_range", dict(value=str(self.repetition_penalty)))),
+            (0 < self.keep_fraction < 1, ("keep_fraction_range", dict(value=str(self.keep_fraction)))),
         ]
-        for ok, message in checks:
+        for ok, (key, params) in checks:
             if not ok:
-                raise MachadoError(message)
+                raise MachadoError.of(key, **params)
 
 
 def logits_processors(args: SamplingArguments) -> LogitsProcessorList:
@@ -175,7 +179,7 @@ def generate_batch(model, prompt_ids: list[int], args: SamplingArguments, num_sa
     cache goes on from there, so a token always sees keep to n_positions tokens of context.
     """
     if not 1 <= num_samples <= MAX_NUM_SAMPLES:
-        raise MachadoError(f"num_samples {num_samples} must be between 1 and {MAX_NUM_SAMPLES}")
+        raise MachadoError.of("between", flag="num_samples", value=str(num_samples), low=1, high=MAX_NUM_SAMPLES)
     decoder = model if hasattr(model, "prefill") else TorchDecoder(model, compile)
     window = context_length(decoder.config)
     keep = max(1, min(window - 1, int(window * args.keep_fraction)))

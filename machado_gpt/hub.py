@@ -140,10 +140,10 @@ def require_online_token() -> str:
     from huggingface_hub import get_token
 
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        raise MachadoError("HF_HUB_OFFLINE is set: unset it to upload, or use --dry_run to stage and check offline")
+        raise MachadoError.of("hub_offline")
     token = get_token()
     if not token:
-        raise MachadoError("no Hugging Face token: run `hf auth login` or set HF_TOKEN (a write token), then try again")
+        raise MachadoError.of("hub_token")
     return token
 
 

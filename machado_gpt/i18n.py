@@ -112,6 +112,52 @@ MESSAGES = {
                      "pt": "chave(s) desconhecida(s) {keys} em {path}: confira a grafia em `--help`"},
     "time_budget": {"en": "time_budget {text} is not a duration: use seconds (600) or 90s, 10m, 1h, 1h30m",
                     "pt": "time_budget {text} não é uma duração: use segundos (600) ou 90s, 10m, 1h, 1h30m"},
+    # Shared shapes of the command line's value checks: a number out of its range, a name not among the choices.
+    "between": {"en": "{flag} {value} must be between {low} and {high}", "pt": "{flag} {value} deve ficar entre {low} e {high}"},
+    "between_note": {"en": "{flag} {value} must be between {low} and {high} ({note})",
+                     "pt": "{flag} {value} deve ficar entre {low} e {high} ({note})"},
+    "unknown_choice": {"en": "unknown {name} {value}: use one of {choices}",
+                       "pt": "{name} desconhecido, {value}: use um destes, {choices}"},
+    "greedy_note": {"en": "0 is greedy, 0.7 the default", "pt": "0 é guloso, 0,7 o padrão"},
+    "disables": {"en": "{off} disables it", "pt": "{off} o desliga"},
+    "top_p_range": {"en": "top_p {value} must be in (0, 1] (1.0 disables it)",
+                    "pt": "top_p {value} deve ficar em (0, 1] (1,0 o desliga)"},
+    "repetition_penalty_range": {"en": "repetition_penalty {value} must be > 0 (1.0 disables it)",
+                                 "pt": "repetition_penalty {value} deve ser > 0 (1,0 o desliga)"},
+    "keep_fraction_range": {"en": "keep_fraction {value} must be in (0, 1)",
+                            "pt": "keep_fraction {value} deve ficar em (0, 1)"},
+    "top_k_range": {"en": "top_k {value} must be >= 0 (0 disables it)", "pt": "top_k {value} deve ser >= 0 (0 o desliga)"},
+    "config_needs_path": {"en": "--config needs a path: --config configs/cpu.yaml",
+                          "pt": "--config precisa de um caminho: --config configs/cpu.yaml"},
+    "bad_arguments": {"en": "bad arguments {argv}: see the message above and `--help`",
+                      "pt": "argumentos inválidos {argv}: veja a mensagem acima e `--help`"},
+    "bad_arguments_detail": {"en": "bad arguments: {detail} (see `--help`)",
+                             "pt": "argumentos inválidos: {detail} (veja `--help`)"},
+    "no_tokenizer": {"en": "no tokenizer at {path}: train one with `python train_tokenizer.py --tokenizer_dir {path}`",
+                     "pt": "não há tokenizador em {path}: treine um com `python train_tokenizer.py --tokenizer_dir "
+                           "{path}`"},
+    "tokenizer_dir_foreign": {"en": "{path} holds something other than a machado-gpt tokenizer: remove it or pass "
+                                    "another --tokenizer_dir",
+                              "pt": "{path} guarda outra coisa, não um tokenizador do machado-gpt: apague-a ou passe "
+                                    "outra --tokenizer_dir"},
+    "dataset_dir_foreign": {"en": "{path} exists and is not a machado-gpt dataset: remove it or pass another "
+                                  "--dataset_dir",
+                            "pt": "{path} existe e não é um conjunto de dados do machado-gpt: apague-a ou passe outra "
+                                  "--dataset_dir"},
+    "no_txt": {"en": "no .txt files under {path}: give a folder of UTF-8 .txt files",
+               "pt": "não há arquivos .txt em {path}: indique uma pasta de arquivos .txt em UTF-8"},
+    "not_utf8": {"en": "{path} is not UTF-8: convert it with `iconv -f latin1 -t utf-8`",
+                 "pt": "{path} não está em UTF-8: converta-o com `iconv -f latin1 -t utf-8`"},
+    "no_onnx": {"en": "no {path}: run `python export_onnx.py {model_dir}` first, or pass --backend torch",
+                "pt": "não há {path}: rode antes `python export_onnx.py {model_dir}`, ou passe --backend torch"},
+    "compile_onnx": {"en": "--compile is for the PyTorch backend: pass --backend torch with it",
+                     "pt": "--compile é para o PyTorch: passe --backend torch junto"},
+    "hub_token": {"en": "no Hugging Face token: run `hf auth login` or set HF_TOKEN (a write token), then try again",
+                  "pt": "não há token do Hugging Face: rode `hf auth login` ou defina HF_TOKEN (um token de escrita) "
+                        "e tente de novo"},
+    "hub_offline": {"en": "HF_HUB_OFFLINE is set: unset it to upload, or use --dry_run to stage and check offline",
+                    "pt": "HF_HUB_OFFLINE está definido: tire-o para enviar, ou use --dry_run para preparar e conferir "
+                          "sem internet"},
     "size_bounds": {"en": "{flag} {value} must be between {low} and {high}: a model needs at least one of each",
                     "pt": "{flag} {value} deve ficar entre {low} e {high}: um modelo precisa de pelo menos um de "
                           "cada"},

@@ -35,7 +35,7 @@ class ExportArguments:
 
     def __post_init__(self):
         if not 0 <= self.check_tokens <= 4096:
-            raise MachadoError(f"check_tokens {self.check_tokens} must be between 0 and 4,096")
+            raise MachadoError.of("between", flag="check_tokens", value=str(self.check_tokens), low=0, high=4096)
 
 
 class WithPast(torch.nn.Module):
@@ -219,7 +219,7 @@ def load_decoder(model_dir: str, backend: str = "auto", **load_kwargs):
     from .evaluation import load_model
 
     if backend not in BACKENDS:
-        raise MachadoError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        raise MachadoError.of("unknown_choice", name="backend", value=repr(backend), choices=", ".join(BACKENDS))
     name = INT8 if backend == "onnx-int8" else FP32
     path = Path(model_dir) / ONNX_DIR / name
     if backend == "auto":
@@ -227,7 +227,7 @@ def load_decoder(model_dir: str, backend: str = "auto", **load_kwargs):
     if backend == "torch":
         return load_model(model_dir, **load_kwargs)
     if not path.is_file():
-        raise MachadoError(f"no {path}: run `python export_onnx.py {model_dir}` first, or pass --backend torch")
+        raise MachadoError.of("no_onnx", path=str(path), model_dir=model_dir)
     return OnnxDecoder(path, AutoConfig.from_pretrained(model_dir)), AutoTokenizer.from_pretrained(model_dir)
 
 

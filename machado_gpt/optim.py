@@ -34,7 +34,8 @@ class OptimizerArguments:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise MachadoError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+            raise MachadoError.of("unknown_choice", name="optimizer", value=repr(self.optimizer),
+                                  choices=", ".join(OPTIMIZERS))
         if not self.muon_learning_rate > 0:
             raise MachadoError(f"muon_learning_rate {self.muon_learning_rate} must be positive")
         if not 0 < self.decay_fraction <= 1:

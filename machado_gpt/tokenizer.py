@@ -39,7 +39,8 @@ class TokenizerArguments:
 
     def __post_init__(self):
         if self.tokenizer_kind not in KINDS:
-            raise MachadoError(f"unknown tokenizer_kind {self.tokenizer_kind!r}: use one of {', '.join(KINDS)}")
+            raise MachadoError.of("unknown_choice", name="tokenizer_kind", value=repr(self.tokenizer_kind),
+                                  choices=", ".join(KINDS))
         if self.tokenizer_kind == "bpe" and self.tokenizer_vocab_size < 256 + 2:
             raise MachadoError(
                 f"tokenizer_vocab_size {self.tokenizer_vocab_size} is too small for byte-level BPE: it needs at least "
@@ -123,7 +124,7 @@ def save(tokenizer: PreTrainedTokenizerFast, out: Path, report: dict) -> None:
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     """The tokenizer of a folder (ours or a model folder), as a MachadoTokenizerFast so that it saves portably."""
     if not (Path(path) / "tokenizer.json").is_file():
-        raise MachadoError(f"no tokenizer at {path}: train one with `python train_tokenizer.py --tokenizer_dir {path}`")
+        raise MachadoError.of("no_tokenizer", path=str(path))
     return MachadoTokenizerFast.from_pretrained(str(path))
 
 
@@ -179,7 +180,7 @@ def train_tokenizer(dsd, args: TokenizerArguments, model_max_length: int, log=pr
     """Train on the train split only, check the exact round trip on every split, save with a report."""
     out = Path(args.tokenizer_dir)
     if out.exists() and any(out.iterdir()) and not (out / REPORT).is_file():  # fail before any work
-        raise MachadoError(f"{out} holds something other than a machado-gpt tokenizer: remove it or pass another --tokenizer_dir")
+        raise MachadoError.of("tokenizer_dir_foreign", path=str(out))
     start = time.perf_counter()
     train_texts = dsd["train"]["text"]
     if args.tokenizer_kind == "char":

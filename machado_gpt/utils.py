@@ -47,7 +47,7 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     if "--config" in argv:
         i = argv.index("--config")
         if i + 1 >= len(argv):
-            raise MachadoError("--config needs a path: --config configs/cpu.yaml")
+            raise MachadoError.of("config_needs_path")
         config_path = argv[i + 1]
         del argv[i : i + 2]
     defaults: dict[str, Any] = {}
@@ -65,9 +65,9 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
     except SystemExit as e:
         if e.code in (0, None):
             raise
-        raise MachadoError(f"bad arguments {' '.join(argv)}: see the message above and `--help`") from None
+        raise MachadoError.of("bad_arguments", argv=" ".join(argv)) from None
     except ValueError as e:  # unknown flags, and TrainingArguments' own cross-field checks
-        raise MachadoError(f"bad arguments: {str(e).splitlines()[0]} (see `--help`)") from None
+        raise MachadoError.of("bad_arguments_detail", detail=str(e).splitlines()[0]) from None
 
 
 def recipe_values(argv: Sequence[str], parsed: Sequence[Any]) -> dict[str, Any]:

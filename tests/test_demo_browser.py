@@ -54,7 +54,7 @@ def model_dir(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path_factory):
 EN_ONLY = {"the", "and", "of", "to", "is", "with", "this", "that", "for", "layer", "layers", "head", "next", "seed",
            "length", "prompt", "error", "examples", "write", "stop", "text", "probability", "attention", "after",
            "parameters", "window", "piece", "pieces", "look", "inside", "numbers", "variants", "random", "position",
-           "likely", "built", "settings", "loading", "used", "actual"}
+           "likely", "built", "settings", "loading", "used", "actual", "runs"}
 PT_ONLY = {"de", "que", "com", "para", "não", "camada", "camadas", "cabeça", "semente", "texto", "escrever", "parar",
            "exemplos", "próximo", "peça", "peças", "janela", "parâmetros", "atenção", "lente", "probabilidade",
            "depois", "mais", "provável", "olhar", "dentro", "números", "variantes", "aleatória", "posição", "usada",

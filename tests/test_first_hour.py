@@ -161,6 +161,7 @@ def test_staged_files_carry_no_local_path(budgeted, tmp_path):
     yaml.safe_load((staged / "run_config.yaml").read_text())
 
 
+@pytest.mark.slow  # eight command-line runs, each importing torch: about a minute, after the main suite
 def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path):
     """A Brazilian terminal (LANG=pt_BR.UTF-8) gets the first hour's messages in Portuguese, numbers the Brazilian
     way; any other gets English; MACHADO_LANG chooses either way."""
@@ -183,6 +184,22 @@ def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path):
     assert corpus.returncode == 2 and corpus.stderr.startswith(f"erro: a pasta do corpus {tmp_path / 'nenhum'} não existe")
     size = run_cli([*argv, "--n_layer", "0"], check=False, lang="pt_BR.UTF-8")
     assert "erro: n_layer 0 deve ficar entre 1 e 1.048.576" in size.stderr
+    sampling = run_cli(["--model_dir", str(out / "model"), "--temperature", "-1"], check=False, lang="pt_BR.UTF-8",
+                       script="generate.py")
+    assert sampling.stderr == "erro: temperature -1.0 deve ficar entre 0 e 100 (0 é guloso, 0,7 o padrão)\n"
+    english = run_cli(["--model_dir", str(out / "model"), "--temperature", "-1"], check=False, script="generate.py")
+    assert english.stderr == "error: temperature -1.0 must be between 0 and 100 (0 is greedy, 0.7 the default)\n"
     assert [cli_language(env) for env in ({"LANG": "pt_BR.UTF-8"}, {"LANG": "en_US.UTF-8"}, {"LC_ALL": "pt_PT.UTF-8",
             "LANG": "en_US"}, {"LANG": "C.UTF-8"}, {}, {"MACHADO_LANG": "pt", "LANG": "en_US.UTF-8"})] == [
         "pt", "en", "pt", "en", "en", "pt"]
+
+
+def test_every_message_has_both_languages_with_the_same_parameters():
+    import string
+
+    from machado_gpt.i18n import MESSAGES
+
+    for key, texts in MESSAGES.items():
+        assert set(texts) == {"en", "pt"}, key
+        fields = [{name for _, name, _, _ in string.Formatter().parse(texts[lang]) if name} for lang in ("en", "pt")]
+        assert fields[0] == fields[1], key
