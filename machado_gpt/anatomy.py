@@ -15,7 +15,7 @@ def final_norm(model) -> torch.nn.Module:
     base = model.base_model
     norm = getattr(base, "ln_f", None) or getattr(base, "norm", None)
     if norm is None:
-        raise MachadoError(f"no final norm found in {type(model).__name__}: the logit lens knows GPT-2 and Qwen3")
+        raise MachadoError.of("no_final_norm", model=type(model).__name__)
     return norm
 
 

@@ -76,23 +76,19 @@ class ModelArguments:
         from transformers.activations import ACT2FN
 
         if self.activation_function not in ACT2FN:
-            raise MachadoError(f"unknown activation_function {self.activation_function!r}: use relu2, gelu_new, silu "
-                               f"or another transformers ACT2FN name")
+            raise MachadoError.of("unknown_activation", value=repr(self.activation_function))
         if self.n_inner is None:
             self.n_inner = 4 * self.n_embd if self.model_type == "gpt2" else max(32, round(8 * self.n_embd / 3 / 32) * 32)
         if self.tie_word_embeddings is None:
             self.tie_word_embeddings = self.model_type == "gpt2"
         if self.n_embd % self.n_head:
-            raise MachadoError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}: pick n_head among its divisors")
+            raise MachadoError.of("heads_divide", n_embd=str(self.n_embd), n_head=str(self.n_head))
         if self.block_size is None:
             self.block_size = self.n_positions
         if self.block_size > self.n_positions:
-            raise MachadoError(
-                f"block_size {self.block_size} is larger than n_positions {self.n_positions}: the model is trained and "
-                f"windowed at n_positions; lower block_size or raise n_positions"
-            )
+            raise MachadoError.of("block_size", block_size=str(self.block_size), n_positions=str(self.n_positions))
         if not 0 <= self.dropout < 1:
-            raise MachadoError(f"dropout {self.dropout} must be in [0, 1)")
+            raise MachadoError.of("dropout_range", value=str(self.dropout))
 
 
 @dataclass
@@ -129,9 +125,9 @@ class RunArguments:
 
         self.time_budget_seconds = parse_duration(self.time_budget)  # checks the format before any work
         if self.hp_search not in (None, "optuna", "wandb"):
-            raise MachadoError(f"unknown hp_search backend {self.hp_search!r}: use optuna (offline) or wandb (W&B account)")
+            raise MachadoError.of("hp_search_backend", value=repr(self.hp_search))
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
-            raise MachadoError(f"unknown mixed_precision {self.mixed_precision!r}: use auto, bf16, fp16 or no")
+            raise MachadoError.of("mixed_precision", value=repr(self.mixed_precision))
 
 
 RECIPE_TYPES = (DataArguments, TokenizerArguments, ModelArguments, OptimizerArguments, RunArguments, TrainingArguments)

@@ -53,7 +53,7 @@ class DataArguments:
 
     def __post_init__(self):
         if not (0 < self.validation_fraction < 0.5 and 0 < self.test_fraction < 0.5):
-            raise MachadoError("validation_fraction and test_fraction must be in (0, 0.5): try 0.05")
+            raise MachadoError.of("fractions")
 
     @property
     def cleaning_options(self) -> dict:
@@ -210,7 +210,7 @@ def build_dataset(args: DataArguments, log=print) -> DatasetDict:
         log(f"warning: {w.message}")
         warnings.warn(w.message, w.category, stacklevel=2)
     if not rows["train"]:
-        raise MachadoError(f"no readable UTF-8 works under {corpus_dir}: see the warnings above")
+        raise MachadoError.of("no_readable_works", path=str(corpus_dir))
     n_dropped = drop_leaked_paragraphs(rows)
     for split in SPLITS:
         rows[split] = [{**r, "n_chars": len(r["text"]), "n_paragraphs": sum(1 for s in r["text"].split("\n") if s.strip())}
@@ -354,19 +354,18 @@ to `test`, cut at paragraph boundaries; shorter works go whole to `train`. Every
 def download_corpus(target: Path) -> Path:
     """Fetch the Kaggle dataset with kagglehub and copy its `<genre>/<work>.txt` tree to `target`."""
     if target.exists() and any(target.iterdir()):
-        raise MachadoError(f"{target} already holds files: remove it first or pass another --corpus_dir")
+        raise MachadoError.of("corpus_target_full", path=str(target))
     try:
         import kagglehub
 
         path = Path(kagglehub.dataset_download(KAGGLE_DATASET))
     except Exception as e:  # offline, no credentials, Kaggle down: all end the same way for the user
-        raise MachadoError(
-            f"could not download {KAGGLE_DATASET} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): "
-            f"check your connection, or download it by hand from {KAGGLE_URL} and unzip it to {target}"
-        ) from None
+        error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise MachadoError.of("download_failed", dataset=KAGGLE_DATASET, error=error, url=KAGGLE_URL,
+                              path=str(target)) from None
     # The archive may nest the genre folders one level down (machado-de-assis/raw/<genre>/...).
     root = next((p.parent.parent for p in sorted(path.rglob("*.txt"))), None)
     if root is None:
-        raise MachadoError(f"the download at {path} holds no .txt files: download it by hand from {KAGGLE_URL}")
+        raise MachadoError.of("download_empty", path=str(path), url=KAGGLE_URL)
     shutil.copytree(root, target, dirs_exist_ok=True)
     return target

@@ -37,9 +37,9 @@ class HubArguments:
 
     def __post_init__(self):
         if not self.repo_id or self.repo_id.count("/") != 1:
-            raise MachadoError(f"--repo_id must be user/name (got {self.repo_id!r}): e.g. --repo_id joao/machado-gpt")
+            raise MachadoError.of("repo_id", value=repr(self.repo_id))
         if self.space is not None and self.space.count("/") != 1:
-            raise MachadoError(f"--space must be user/name (got {self.space!r}): e.g. --space joao/sonhos-machadianos")
+            raise MachadoError.of("space_id", value=repr(self.space))
 
 
 def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]:
@@ -48,13 +48,13 @@ def stage(model_dir: Path, staging: Path, repo_id: str) -> list[tuple[str, int]]
 
     check_model_location(str(model_dir))  # the same one-line errors as generate.py and evaluate_model.py
     if not (model_dir / "config.json").is_file() or not (model_dir / "model.safetensors").is_file():
-        raise MachadoError(f"{model_dir} is not a trained model folder (no config.json/model.safetensors): run train_hf.py")
+        raise MachadoError.of("not_trained_folder", path=str(model_dir))
     unsafe = sorted(p.name for p in model_dir.rglob("*") if p.is_file() and p.name.endswith(NEVER + (".py",)))
     if unsafe:  # a pickle runs code when loaded; a .py file is what trust_remote_code would run
-        kind = ("Python code that trust_remote_code would run" if unsafe[0].endswith(".py")
-                else "a pickle, which runs code when loaded")
-        raise MachadoError(f"{model_dir} holds {unsafe[0]} ({kind}): remove it; a shareable folder holds safetensors "
-                           f"and JSON only")
+        kind = ({"en": "Python code that trust_remote_code would run", "pt": "código Python que trust_remote_code rodaria"}
+                if unsafe[0].endswith(".py") else
+                {"en": "a pickle, which runs code when loaded", "pt": "um pickle, que roda código ao ser carregado"})
+        raise MachadoError.of("unsafe_file", path=str(model_dir), name=unsafe[0], kind=kind)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -125,13 +125,13 @@ def check_staged(staging: Path) -> dict:
     data = card.data.to_dict()
     for key, want in (("language", ["pt"]), ("library_name", "transformers"), ("pipeline_tag", "text-generation")):
         if data.get(key) != want:
-            raise MachadoError(f"model card: {key} is {data.get(key)!r}, expected {want!r}")
+            raise MachadoError.of("card_field", key=key, value=repr(data.get(key)), want=repr(want))
     model = AutoModelForCausalLM.from_pretrained(staging)
     tokenizer = AutoTokenizer.from_pretrained(staging)
     text = pipeline("text-generation", model=str(staging))("Capitu")[0]["generated_text"]
     pickles = [p.name for p in staging.rglob("*") if p.name.endswith(NEVER)]
     if pickles:
-        raise MachadoError(f"staged files include pickles {pickles}: they must never be uploaded")
+        raise MachadoError.of("staged_pickles", names=str(pickles))
     return {"parameters": model.num_parameters(), "vocab_size": len(tokenizer), "sample": text}
 
 

@@ -158,6 +158,142 @@ MESSAGES = {
     "hub_offline": {"en": "HF_HUB_OFFLINE is set: unset it to upload, or use --dry_run to stage and check offline",
                     "pt": "HF_HUB_OFFLINE está definido: tire-o para enviar, ou use --dry_run para preparar e conferir "
                           "sem internet"},
+    # The command line's other messages.
+    "unknown_activation": {"en": 'unknown activation_function {value}: use relu2, gelu_new, silu or '
+                                 'another transformers ACT2FN name',
+                           "pt": 'activation_function desconhecida, {value}: use relu2, gelu_new, '
+                                 'silu ou outro nome do ACT2FN do transformers'},
+    "heads_divide": {"en": 'n_embd {n_embd} is not divisible by n_head {n_head}: pick n_head among '
+                           'its divisors',
+                     "pt": 'n_embd {n_embd} não é divisível por n_head {n_head}: escolha n_head entre'
+                           ' os seus divisores'},
+    "block_size": {"en": 'block_size {block_size} is larger than n_positions {n_positions}: the model'
+                         ' is trained and windowed at n_positions; lower block_size or raise '
+                         'n_positions',
+                   "pt": 'block_size {block_size} é maior que n_positions {n_positions}: o modelo '
+                         'treina e olha uma janela de n_positions; diminua block_size ou aumente '
+                         'n_positions'},
+    "dropout_range": {"en": 'dropout {value} must be in [0, 1)',
+                      "pt": 'dropout {value} deve ficar em [0, 1)'},
+    "hp_search_backend": {"en": 'unknown hp_search backend {value}: use optuna (offline) or wandb '
+                                '(W&B account)',
+                          "pt": 'hp_search desconhecido, {value}: use optuna (sem internet) ou wandb '
+                                '(conta no W&B)'},
+    "mixed_precision": {"en": 'unknown mixed_precision {value}: use auto, bf16, fp16 or no',
+                        "pt": 'mixed_precision desconhecida, {value}: use auto, bf16, fp16 ou no'},
+    "fractions": {"en": 'validation_fraction and test_fraction must be in (0, 0.5): try 0.05',
+                  "pt": 'validation_fraction e test_fraction devem ficar em (0, 0,5): tente 0,05'},
+    "no_readable_works": {"en": 'no readable UTF-8 works under {path}: see the warnings above',
+                          "pt": 'nenhuma obra legível em UTF-8 em {path}: veja os avisos acima'},
+    "corpus_target_full": {"en": '{path} already holds files: remove it first or pass another '
+                                 '--corpus_dir',
+                           "pt": '{path} já guarda arquivos: apague-a antes ou passe outra '
+                                 '--corpus_dir'},
+    "download_failed": {"en": 'could not download {dataset} ({error}): check your connection, or '
+                              'download it by hand from {url} and unzip it to {path}',
+                        "pt": 'não foi possível baixar {dataset} ({error}): confira a conexão, ou '
+                              'baixe-o à mão em {url} e descompacte-o em {path}'},
+    "download_empty": {"en": 'the download at {path} holds no .txt files: download it by hand from '
+                             '{url}',
+                       "pt": 'o download em {path} não tem arquivos .txt: baixe-o à mão em {url}'},
+    "repo_id": {"en": '--repo_id must be user/name (got {value}): e.g. --repo_id joao/machado-gpt',
+                "pt": '--repo_id deve ser usuario/nome (veio {value}): por exemplo --repo_id '
+                      'joao/machado-gpt'},
+    "space_id": {"en": '--space must be user/name (got {value}): e.g. --space joao/sonhos-machadianos',
+                 "pt": '--space deve ser usuario/nome (veio {value}): por exemplo --space '
+                       'joao/sonhos-machadianos'},
+    "not_trained_folder": {"en": '{path} is not a trained model folder (no '
+                                 'config.json/model.safetensors): run train_hf.py',
+                           "pt": '{path} não é a pasta de um modelo treinado (falta '
+                                 'config.json/model.safetensors): rode train_hf.py'},
+    "unsafe_file": {"en": '{path} holds {name} ({kind}): remove it; a shareable folder holds '
+                          'safetensors and JSON only',
+                    "pt": '{path} guarda {name} ({kind}): apague-o; uma pasta para compartilhar só '
+                          'tem safetensors e JSON'},
+    "export_not_local": {"en": '{path} is not a local folder: download it first (`hf download {path} '
+                               '--local-dir machado-gpt`) and export that folder',
+                         "pt": '{path} não é uma pasta local: baixe-a antes (`hf download {path} '
+                               '--local-dir machado-gpt`) e exporte essa pasta'},
+    "muon_lr": {"en": 'muon_learning_rate {value} must be positive',
+                "pt": 'muon_learning_rate {value} deve ser positivo'},
+    "decay_fraction": {"en": 'decay_fraction {value} must be in (0, 1]',
+                       "pt": 'decay_fraction {value} deve ficar em (0, 1]'},
+    "replan_schedule": {"en": 'lr_scheduler_type {value} cannot be re-planned by a time budget: use '
+                              'cosine, linear, constant_with_warmup or warmup_stable_decay',
+                        "pt": 'lr_scheduler_type {value} não pode ser replanejado por um orçamento de'
+                              ' tempo: use cosine, linear, constant_with_warmup ou '
+                              'warmup_stable_decay'},
+    "sweep_missing": {"en": 'sweep file {path} not found: see configs/sweeps/',
+                      "pt": 'o arquivo de busca {path} não existe: veja configs/sweeps/'},
+    "sweep_method": {"en": 'sweep {path}: method must be one of {methods}',
+                     "pt": 'busca {path}: method deve ser um de {methods}'},
+    "sweep_parameters": {"en": 'sweep {path}: unknown or no parameters {unknown}: use {known} or '
+                               'TrainingArguments fields',
+                         "pt": 'busca {path}: parâmetros desconhecidos ou nenhum, {unknown}: use '
+                               '{known} ou campos de TrainingArguments'},
+    "sweep_values": {"en": 'sweep {path}: parameter {name} needs values, value, or min and max',
+                     "pt": 'busca {path}: o parâmetro {name} precisa de values, value, ou min e max'},
+    "wandb_offline": {"en": "W&B sweeps cannot run offline (the sweep controller is W&B's server): "
+                            'unset WANDB_MODE and `wandb login`, or use --hp_search optuna with the '
+                            'same sweep file',
+                      "pt": 'buscas do W&B não rodam sem internet (quem controla a busca é o servidor'
+                            ' do W&B): tire WANDB_MODE e faça `wandb login`, ou use --hp_search '
+                            'optuna com o mesmo arquivo'},
+    "wandb_account": {"en": 'no W&B account: `wandb login` (or set WANDB_API_KEY) to run W&B sweeps, '
+                            'or use --hp_search optuna, which runs the same sweep file offline',
+                      "pt": 'não há conta no W&B: `wandb login` (ou defina WANDB_API_KEY) para buscas'
+                            ' no W&B, ou use --hp_search optuna, que roda o mesmo arquivo sem '
+                            'internet'},
+    "search_needs_eval": {"en": 'hyperparameter search needs evaluations during training '
+                                '(eval_strategy: steps) to prune',
+                          "pt": 'a busca de hiperparâmetros precisa de avaliações durante o treino '
+                                '(eval_strategy: steps) para podar'},
+    "no_trial": {"en": 'no trial of {name} completed: see the log above',
+                 "pt": 'nenhuma tentativa de {name} terminou: veja o registro acima'},
+    "bpe_vocab": {"en": 'tokenizer_vocab_size {value} is too small for byte-level BPE: it needs at '
+                        'least 258 (256 bytes + 2 special tokens)',
+                  "pt": 'tokenizer_vocab_size {value} é pequeno demais para o BPE de bytes: precisa '
+                        'de pelo menos 258 (256 bytes + 2 tokens especiais)'},
+    "eval_blocks": {"en": '{blocks} evaluation blocks per process is less than '
+                          'per_device_eval_batch_size {batch} with dataloader_drop_last: raise '
+                          'max_eval_blocks or lower per_device_eval_batch_size',
+                    "pt": '{blocks} blocos de avaliação por processo é menos que '
+                          'per_device_eval_batch_size {batch} com dataloader_drop_last: aumente '
+                          'max_eval_blocks ou diminua per_device_eval_batch_size'},
+    "no_checkpoint": {"en": 'no usable checkpoint in {path} ({damaged} damaged, named above): pass '
+                            'another --output_dir to start afresh, or --resume_from_checkpoint PATH',
+                      "pt": 'nenhum checkpoint utilizável em {path} ({damaged} danificados, nomeados '
+                            'acima): passe outra --output_dir para começar do zero, ou '
+                            '--resume_from_checkpoint CAMINHO'},
+    "bad_checkpoint": {"en": '--resume_from_checkpoint {path} cannot be resumed ({problem}): give '
+                             'another checkpoint, or leave the flag out to take the newest complete '
+                             'one',
+                       "pt": '--resume_from_checkpoint {path} não pode ser retomado ({problem}): '
+                             'indique outro checkpoint, ou tire a opção para usar o mais novo '
+                             'completo'},
+    "oom": {"en": 'out of memory at per_device_train_batch_size {batch}: halve it and double '
+                  'gradient_accumulation_steps (now {accumulation}) to keep the same batch',
+            "pt": 'memória esgotada com per_device_train_batch_size {batch}: divida-o por 2 e dobre '
+                  'gradient_accumulation_steps (agora {accumulation}) para manter o mesmo lote'},
+    "web_no_onnx": {"en": 'no {path}: run `python export_onnx.py {model_dir}` first',
+                    "pt": 'não há {path}: rode antes `python export_onnx.py {model_dir}`'},
+    "web_install": {"en": 'web/node_modules is missing: run `make web-install` (npm install in web/)',
+                    "pt": 'falta web/node_modules: rode `make web-install` (npm install em web/)'},
+    "no_final_norm": {"en": 'no final norm found in {model}: the logit lens knows GPT-2 and Qwen3',
+                      "pt": 'nenhuma norma final em {model}: a lente de logits conhece GPT-2 e Qwen3'},
+    "card_field": {"en": 'model card: {key} is {value}, expected {want}',
+                   "pt": 'cartão do modelo: {key} é {value}, esperado {want}'},
+    "staged_pickles": {"en": 'staged files include pickles {names}: they must never be uploaded',
+                       "pt": 'os arquivos preparados incluem pickles {names}: eles nunca devem ser '
+                             'enviados'},
+    "export_disagrees": {"en": '{path} disagrees with PyTorch (see {report}): report it with that '
+                               'file',
+                         "pt": '{path} discorda do PyTorch (veja {report}): relate o problema com '
+                               'esse arquivo'},
+    "page_load": {"en": 'the page could not load the model: {status}',
+                  "pt": 'a página não conseguiu carregar o modelo: {status}'},
+    "page_failed": {"en": 'the page failed: {status} {errors}',
+                    "pt": 'a página falhou: {status} {errors}'},
     "size_bounds": {"en": "{flag} {value} must be between {low} and {high}: a model needs at least one of each",
                     "pt": "{flag} {value} deve ficar entre {low} e {high}: um modelo precisa de pelo menos um de "
                           "cada"},

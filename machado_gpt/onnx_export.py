@@ -291,8 +291,7 @@ def run_export(args: ExportArguments, log=print) -> dict:
 
     if not Path(args.model_dir).is_dir():
         check_model_location(args.model_dir)  # the shared one-line errors for a bad location
-        raise MachadoError(f"{args.model_dir} is not a local folder: download it first "
-                           f"(`hf download {args.model_dir} --local-dir machado-gpt`) and export that folder")
+        raise MachadoError.of("export_not_local", path=args.model_dir)
     # eager attention: plain MatMul/Softmax, which every onnxruntime backend (CPU, WebAssembly) runs; on the CPU,
     # where the example inputs are
     from transformers.utils import logging as hf_logging
@@ -327,5 +326,5 @@ def run_export(args: ExportArguments, log=print) -> dict:
     write_json(out / "export.json", report)
     fp32 = report.get(FP32)
     if fp32 and not (fp32["max_abs_logit_diff"] <= 1e-4 and fp32["greedy_equal"]):
-        raise MachadoError(f"{out / FP32} disagrees with PyTorch (see {out / 'export.json'}): report it with that file")
+        raise MachadoError.of("export_disagrees", path=str(out / FP32), report=str(out / "export.json"))
     return report

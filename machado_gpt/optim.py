@@ -37,9 +37,9 @@ class OptimizerArguments:
             raise MachadoError.of("unknown_choice", name="optimizer", value=repr(self.optimizer),
                                   choices=", ".join(OPTIMIZERS))
         if not self.muon_learning_rate > 0:
-            raise MachadoError(f"muon_learning_rate {self.muon_learning_rate} must be positive")
+            raise MachadoError.of("muon_lr", value=str(self.muon_learning_rate))
         if not 0 < self.decay_fraction <= 1:
-            raise MachadoError(f"decay_fraction {self.decay_fraction} must be in (0, 1]")
+            raise MachadoError.of("decay_fraction", value=str(self.decay_fraction))
 
 
 def named_param_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -151,8 +151,7 @@ def replan_schedule(scheduler, args: TrainingArguments, opt: OptimizerArguments,
     """Give a running LambdaLR the schedule of a run of `num_training_steps` and apply it at its current step."""
     sched = getattr(scheduler, "scheduler", scheduler)  # accelerate's AcceleratedScheduler wraps the LambdaLR
     if not hasattr(sched, "lr_lambdas"):
-        raise MachadoError(f"lr_scheduler_type {args.lr_scheduler_type} cannot be re-planned by a time budget: use "
-                           f"cosine, linear, constant_with_warmup or warmup_stable_decay")
+        raise MachadoError.of("replan_schedule", value=str(args.lr_scheduler_type))
     sched.lr_lambdas = learning_rate_lambdas(args, opt, num_training_steps, len(sched.optimizer.param_groups))
     for group, base, fn in zip(sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
         group["lr"] = base * fn(sched.last_epoch)

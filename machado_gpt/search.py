@@ -39,20 +39,18 @@ def load_sweep(path: str | Path) -> dict:
 
     p = Path(path)
     if not p.is_file():
-        raise MachadoError(f"sweep file {path} not found: see configs/sweeps/")
+        raise MachadoError.of("sweep_missing", path=str(path))
     sweep = yaml.safe_load(p.read_text(encoding="utf-8"))
     if sweep.get("method") not in METHODS:
-        raise MachadoError(f"sweep {path}: method must be one of {sorted(METHODS)}")
+        raise MachadoError.of("sweep_method", path=str(path), methods=str(sorted(METHODS)))
     known = MODEL_KEYS | OPTIMIZER_KEYS | {f.name for f in dataclasses.fields(TrainingArguments)}
     unknown = sorted(set(sweep.get("parameters", {})) - known)
     if unknown or not sweep.get("parameters"):
-        raise MachadoError(
-            f"sweep {path}: unknown or no parameters {unknown}: use {sorted(MODEL_KEYS | OPTIMIZER_KEYS)} or "
-            f"TrainingArguments fields"
-        )
+        raise MachadoError.of("sweep_parameters", path=str(path), unknown=str(unknown),
+                              known=str(sorted(MODEL_KEYS | OPTIMIZER_KEYS)))
     for name, spec in sweep["parameters"].items():
         if not ("values" in spec or "value" in spec or {"min", "max"} <= set(spec)):
-            raise MachadoError(f"sweep {path}: parameter {name} needs values, value, or min and max")
+            raise MachadoError.of("sweep_values", path=str(path), name=str(name))
     return sweep
 
 
@@ -88,16 +86,14 @@ def _params(trial) -> dict:
 
 def require_wandb_account() -> None:
     if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun"):
-        raise MachadoError("W&B sweeps cannot run offline (the sweep controller is W&B's server): unset WANDB_MODE "
-                           "and `wandb login`, or use --hp_search optuna with the same sweep file")
+        raise MachadoError.of("wandb_offline")
     has_key = bool(os.environ.get("WANDB_API_KEY"))
     try:
         has_key = has_key or bool(netrc.netrc().authenticators("api.wandb.ai"))
     except (FileNotFoundError, netrc.NetrcParseError):
         pass
     if not has_key:
-        raise MachadoError("no W&B account: `wandb login` (or set WANDB_API_KEY) to run W&B sweeps, or use "
-                           "--hp_search optuna, which runs the same sweep file offline")
+        raise MachadoError.of("wandb_account")
 
 
 def hp_search(data, tok, model_args: ModelArguments, opt: OptimizerArguments, run, args, recipe: dict, log=print) -> dict:
@@ -108,7 +104,7 @@ def hp_search(data, tok, model_args: ModelArguments, opt: OptimizerArguments, ru
     out = Path(args.output_dir)
     args.save_strategy = "no"  # trials are compared, not kept
     if args.eval_strategy == "no":
-        raise MachadoError("hyperparameter search needs evaluations during training (eval_strategy: steps) to prune")
+        raise MachadoError.of("search_needs_eval")
 
     _, tokenizer = dataset_and_tokenizer(data, tok, model_args, args, log)
 
@@ -152,7 +148,7 @@ def hp_search(data, tok, model_args: ModelArguments, opt: OptimizerArguments, ru
                    "last_step": max(t.intermediate_values, default=None), **t.params} for t in study.trials]
         complete = [t for t in trials if t["state"] == "COMPLETE"]
         if not complete:
-            raise MachadoError(f"no trial of {name} completed: see the log above")
+            raise MachadoError.of("no_trial", name=str(name))
         best_trial = min(complete, key=lambda t: t["objective"])
         best_params = {k: v for k, v in best_trial.items() if k in sweep["parameters"]}
     if run.hp_search == "wandb":

@@ -42,10 +42,7 @@ class TokenizerArguments:
             raise MachadoError.of("unknown_choice", name="tokenizer_kind", value=repr(self.tokenizer_kind),
                                   choices=", ".join(KINDS))
         if self.tokenizer_kind == "bpe" and self.tokenizer_vocab_size < 256 + 2:
-            raise MachadoError(
-                f"tokenizer_vocab_size {self.tokenizer_vocab_size} is too small for byte-level BPE: it needs at least "
-                f"258 (256 bytes + 2 special tokens)"
-            )
+            raise MachadoError.of("bpe_vocab", value=str(self.tokenizer_vocab_size))
         if self.tokenizer_dir is None:
             suffix = "char" if self.tokenizer_kind == "char" else f"bpe-{self.tokenizer_vocab_size}"
             self.tokenizer_dir = f"data/tokenizer-{suffix}"

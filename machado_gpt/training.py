@@ -293,9 +293,7 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     test_set = pack(tokenized["test"]["input_ids"], block, run.max_eval_blocks)
     smallest = min(len(eval_set), len(test_set)) // max(1, args.world_size)
     if args.dataloader_drop_last and smallest < args.per_device_eval_batch_size:  # Trainer would drop every batch
-        raise MachadoError(f"{smallest} evaluation blocks per process is less than per_device_eval_batch_size "
-                           f"{args.per_device_eval_batch_size} with dataloader_drop_last: raise max_eval_blocks or lower "
-                           f"per_device_eval_batch_size")
+        raise MachadoError.of("eval_blocks", blocks=str(smallest), batch=str(args.per_device_eval_batch_size))
     model = None if model_init else build_model(model_args, tokenizer)
     if model is not None:
         log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
@@ -363,8 +361,7 @@ def newest_complete_checkpoint(output_dir: Path, log=print) -> str | None:
             return str(folder)
         log(f"warning: skipping damaged checkpoint {folder} ({problem}); it is left in place")
     if found:
-        raise MachadoError(f"no usable checkpoint in {output_dir} ({len(found)} damaged, named above): pass another "
-                           f"--output_dir to start afresh, or --resume_from_checkpoint PATH")
+        raise MachadoError.of("no_checkpoint", path=str(output_dir), damaged=str(len(found)))
     return None
 
 
@@ -382,8 +379,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
         metrics_path = Path(done["model_dir"]) / "metrics.json"
         return json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else done
     if args.resume_from_checkpoint and (problem := checkpoint_problem(Path(args.resume_from_checkpoint))):
-        raise MachadoError(f"--resume_from_checkpoint {args.resume_from_checkpoint} cannot be resumed ({problem}): "
-                           f"give another checkpoint, or leave the flag out to take the newest complete one")
+        raise MachadoError.of("bad_checkpoint", path=str(args.resume_from_checkpoint), problem=str(problem))
     resume = args.resume_from_checkpoint or newest_complete_checkpoint(output_dir, log)
     # Resuming, or training a finished run further, continues the same run (the saved plan, or a longer one): its
     # length may differ from the command's, nothing else.
@@ -407,9 +403,8 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
             result = trainer.train(resume_from_checkpoint=resume)
         except torch.OutOfMemoryError:
             a = args
-            raise MachadoError(
-                f"out of memory at per_device_train_batch_size {a.per_device_train_batch_size}: halve it and double "
-                f"gradient_accumulation_steps (now {a.gradient_accumulation_steps}) to keep the same batch") from None
+            raise MachadoError.of("oom", batch=str(a.per_device_train_batch_size),
+                                  accumulation=str(a.gradient_accumulation_steps)) from None
         metrics = {k: v for k, v in result.metrics.items()}
         # From the steps this call ran: Trainer's own per-second figures assume max_steps was known in advance (a
         # budget plans it mid-run), and would count the placeholder's steps.

@@ -26,9 +26,9 @@ def check_web(model_dir: Path, dtype: str | None = None) -> None:
     """dtype None: the page's own choice (onnx/export.json), which needs at least the fp32 file."""
     onnx = model_dir / "onnx" / ("model_quantized.onnx" if dtype == "q8" else "model.onnx")
     if not onnx.is_file():
-        raise MachadoError(f"no {onnx}: run `python export_onnx.py {model_dir}` first")
+        raise MachadoError.of("web_no_onnx", path=str(onnx), model_dir=str(model_dir))
     if not (WEB_DIR / "node_modules" / "@huggingface" / "transformers").is_dir():
-        raise MachadoError("web/node_modules is missing: run `make web-install` (npm install in web/)")
+        raise MachadoError.of("web_install")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -76,7 +76,7 @@ def browser_generate(model_dir: str | Path, prompt: str, max_new_tokens: int, te
             page.wait_for_function("!document.getElementById('write').disabled || document.getElementById('model')"
                                    ".dataset.error", timeout=timeout_s * 1000)
             if page.get_attribute("#model", "data-error"):
-                raise MachadoError(f"the page could not load the model: {page.inner_text('#model')}")
+                raise MachadoError.of("page_load", status=page.inner_text("#model"))
             for field_id, value in (("prompt", prompt), ("length", max_new_tokens), ("temperature", temperature),
                                     ("top_k", top_k), ("top_p", top_p), ("seed", "" if seed is None else seed)):
                 page.fill(f"#{field_id}", str(value))
@@ -92,7 +92,7 @@ def browser_generate(model_dir: str | Path, prompt: str, max_new_tokens: int, te
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)
             if errors or status.startswith("Erro"):
-                raise MachadoError(f"the page failed: {status} {errors}")
+                raise MachadoError.of("page_failed", status=status, errors=str(errors))
             return {"text": page.text_content("#output"), "status": status, "updates": page.evaluate("window.updates"),
                     "model": page.inner_text("#model"), "file": page.inner_text("#file"),
                     "dtype": page.get_attribute("#file", "data-dtype"),
