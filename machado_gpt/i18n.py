@@ -119,7 +119,6 @@ MESSAGES = {
     "unknown_choice": {"en": "unknown {name} {value}: use one of {choices}",
                        "pt": "{name} desconhecido, {value}: use um destes, {choices}"},
     "greedy_note": {"en": "0 is greedy, 0.7 the default", "pt": "0 é guloso, 0,7 o padrão"},
-    "disables": {"en": "{off} disables it", "pt": "{off} o desliga"},
     "top_p_range": {"en": "top_p {value} must be in (0, 1] (1.0 disables it)",
                     "pt": "top_p {value} deve ficar em (0, 1] (1,0 o desliga)"},
     "repetition_penalty_range": {"en": "repetition_penalty {value} must be > 0 (1.0 disables it)",
