@@ -7,7 +7,7 @@ export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
 
-.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook headline
+.PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook headline curve
 
 all: install data tokenizer train evaluate sample
 
@@ -56,6 +56,10 @@ sample: install
 
 headline: install   # after `make all`: docs/results/headline.json, the figures both READMEs quote
 	$(PY) benchmarks/headline.py --model_dir $(MODEL)
+
+curve: install data tokenizer   # about 100 min, alone on the machine: docs/compute_curve.png, out/compute_curve/
+	$(PY) benchmarks/compute_curve.py
+	$(PY) benchmarks/recipe_ablation.py --budget 5m --arms "many epochs*" --output_dir out/augmentation
 
 export: install   # ONNX for transformers.js, onnxruntime and optimum: $(MODEL)/onnx/
 	$(PY) export_onnx.py $(MODEL)

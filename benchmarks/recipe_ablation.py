@@ -5,6 +5,9 @@ metric, sliding window). Prints the CPU, its bf16 flags, and one table.
     python benchmarks/recipe_ablation.py                          # every arm, 150 s each (about 30 minutes)
     python benchmarks/recipe_ablation.py --budget 600 --arms "gpt2-adamw-cosine (round 1);qwen3-muon-wsd, BPE 2048 (cpu.yaml)"
     python benchmarks/recipe_ablation.py --budget 30 --arms "gpt2-adamw-cosine (round 1)" --max_chars 20000   # a smoke run
+    python benchmarks/recipe_ablation.py --budget 5m --arms "many epochs*"   # augmentation, 5 epochs (about 30 min)
+
+An arm name ending in * selects every arm it begins.
 
 Every arm starts from configs/cpu.yaml (the main job) and changes only what its name says. Arms run in fresh
 processes, so none inherits another's threads, caches or compiled kernels. Nothing else should run meanwhile:
@@ -42,13 +45,24 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
+# The thesis's future work in the many-epoch regime, on a cheaper proxy: a fifth of every work's train text, so that
+# a 5-minute budget is about 5 epochs (Trainer reshuffles the blocks at every epoch already).
+FEW = ["--train_fraction", "0.2"]
+ARMS.update({
+    "many epochs: a fifth of train (cpu.yaml)": FEW,
+    "many epochs: + BPE-dropout 0.1": FEW + ["--bpe_dropout", "0.1"],
+    "many epochs: + EMA of weights (0.995)": FEW + ["--weight_average", "ema"],
+    "many epochs: + SWA over the cooldown": FEW + ["--weight_average", "swa"],
+    "many epochs: + weight decay 1.0 (10x)": FEW + ["--weight_decay", "1.0"],
+})
 
 
 
-def run_arm(name: str, overrides: list[str], a, out: Path) -> dict:
+def run_arm(name: str, overrides: list[str], budget: str, a, out: Path) -> dict:
+    """Train `a.config` with `overrides` for `budget` in a fresh process, then score the whole test split."""
     slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
     run_dir = out / slug
-    cmd = [sys.executable, "train_hf.py", "--config", a.config, *overrides, "--time_budget", str(a.budget),
+    cmd = [sys.executable, "train_hf.py", "--config", a.config, *overrides, "--time_budget", str(budget),
            "--output_dir", str(run_dir / "run"), "--model_dir", str(run_dir / "model"), "--eval_strategy", "no",
            "--save_strategy", "no", "--report_to", "none", *a.extra]
     start = time.perf_counter()
@@ -61,8 +75,35 @@ def run_arm(name: str, overrides: list[str], a, out: Path) -> dict:
     metrics = json.loads((run_dir / "model" / "metrics.json").read_text(encoding="utf-8"))
     test = score_test(run_dir / "model", a)
     return {"arm": name, "parameters": metrics["parameters"], "steps": metrics["max_steps"],
+            "tokens_seen": metrics["max_steps"] * metrics["global_batch_sequences"] * block_size(run_dir),
             "test_bpc": test, "tokens_per_second": metrics["train_tokens_per_second"], "wall_seconds": round(wall, 1),
             "command": " ".join(cmd[1:])}
+
+
+def train_tokens(a, fraction: float) -> int:
+    """Tokens in one pass over the train split (every work's first `fraction` of it, as --train_fraction cuts it),
+    with the tokenizer the runs use (--tokenizer_dir among the extra flags, else cpu.yaml's BPE 2,048)."""
+    from datasets import load_from_disk
+
+    from machado_gpt.tokenizer import encode_works, load_tokenizer
+
+    tokenizer_dir = next((a.extra[i + 1] for i, f in enumerate(a.extra[:-1]) if f == "--tokenizer_dir"),
+                         "data/tokenizer-bpe-2048")
+    tokenizer = load_tokenizer(ROOT / tokenizer_dir)
+    texts = [t[: max(1, round(len(t) * fraction))] for t in load_from_disk(str(ROOT / a.dataset_dir))["train"]["text"]]
+    return sum(map(len, encode_works(tokenizer.backend_tokenizer, tokenizer.eos_token_id, texts)))
+
+
+def flag(command: str, name: str, default: str) -> str:
+    words = command.split()
+    return words[words.index(name) + 1] if name in words else default
+
+
+def block_size(run_dir: Path) -> int:
+    import yaml
+
+    config = yaml.safe_load((run_dir / "model" / "run_config.yaml").read_text(encoding="utf-8"))
+    return config["model"]["block_size"]
 
 
 def score_test(model_dir: Path, a) -> float:
@@ -88,6 +129,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("extra", nargs="*", help="Flags passed to every arm after its own (e.g. -- --n_layer 2)")
     a = p.parse_args(argv)
     names = list(ARMS) if not a.arms else [n.strip() for n in a.arms.split(";")]
+    names = [m for n in names for m in ([k for k in ARMS if k.startswith(n[:-1])] if n.endswith("*") else [n])]
     unknown = [n for n in names if n not in ARMS]
     if unknown:
         raise SystemExit(f"unknown arm(s) {unknown}: choose among {list(ARMS)}")
@@ -96,17 +138,22 @@ def main(argv=None) -> list[dict]:
     print(f"budget per arm: {a.budget}; base recipe {a.config}", flush=True)
     rows = []
     for name in names:
-        rows.append(run_arm(name, ARMS[name], a, out))
+        rows.append(run_arm(name, ARMS[name], a.budget, a, out))
         r = rows[-1]
         print(f"  {name}: {r['steps']:,} steps, test {r['test_bpc']:.3f} bits/char ({r['wall_seconds']:.0f} s)", flush=True)
     out.mkdir(parents=True, exist_ok=True)
+    per_epoch = {}  # epochs of the plain segmentation (BPE-dropout's own tokens are about 10% more per pass)
+    for r in rows:
+        fraction = float(flag(r["command"], "--train_fraction", "1"))
+        per_epoch[fraction] = per_epoch.get(fraction) or train_tokens(a, fraction)
+        r["epochs"] = r["tokens_seen"] / per_epoch[fraction]
     (out / "results.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print()
-    print("| arm | parameters | steps | test bits/char | tokens/s | wall-clock (s) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| arm | parameters | steps | epochs | test bits/char | tokens/s | wall-clock (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['arm']} | {r['parameters']:,} | {r['steps']:,} | {r['test_bpc']:.3f} | {r['tokens_per_second']:,.0f} "
-              f"| {r['wall_seconds']:.0f} |")
+        print(f"| {r['arm']} | {r['parameters']:,} | {r['steps']:,} | {r['epochs']:.2f} | {r['test_bpc']:.3f} | "
+              f"{r['tokens_per_second']:,.0f} | {r['wall_seconds']:.0f} |")
     return rows
 
 

@@ -81,6 +81,7 @@ class StepClock(TrainerCallback, ExportableState):
         self._last_end: float | None = None
         self._event = False
         self.progress: PlannedProgress | None = None  # its bar shows the plan
+        self.train_begin: float | None = None
 
     def _bar(self):
         return getattr(self.progress, "training_bar", None)
@@ -114,6 +115,14 @@ class StepClock(TrainerCallback, ExportableState):
             self.planned, self.plans, self.budget = saved["planned"], saved.get("plans", []), None
             args.max_steps = self.planned
             self.log(f"time budget: resuming the planned run of {self.planned:,} steps")
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.train_begin = time.perf_counter()
+
+    def event_extra_seconds(self) -> float:
+        """What the evaluations and saves during training cost beyond the steps they interrupted."""
+        step_time = statistics.median(self.recent) if self.recent else 0.0
+        return max(0.0, self.event_seconds - self.event_intervals * step_time)
 
     # A step's time is the interval between two step ends: data loading, forward, backward, optimizer and logging,
     # everything a step costs. Intervals that also held an evaluation or a save are kept apart, as their cost.

@@ -25,6 +25,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from .averaging import AVERAGES
 from .corpus import DataArguments
 from .optim import OptimizerArguments
 from .tokenizer import TokenizerArguments
@@ -113,6 +114,12 @@ class RunArguments:
     time_budget: str | None = field(default=None, metadata={
         "help": "Wall-clock budget of the whole run (600, 90s, 10m, 1h): plans max_steps on this machine. Typed on the "
                 "command line it beats the recipe's max_steps, and a typed --max_steps beats the recipe's budget"})
+    weight_average: str = field(default="none", metadata={
+        "help": "Evaluate and save averaged weights (torch.optim.swa_utils): none, ema (exponential moving average, "
+                "ema_decay) or swa (equal average from swa_start of the run on)"})
+    ema_decay: float = field(default=0.995, metadata={"help": "weight_average ema: weight of the old average per step"})
+    swa_start: float = field(default=0.6, metadata={
+        "help": "weight_average swa: share of the planned steps before averaging starts (0.6: the 40% cooldown)"})
 
     def __post_init__(self):
         from .budget import parse_duration
@@ -124,6 +131,13 @@ class RunArguments:
             raise MachadoError.of("between", flag="sample_seed", value=str(self.sample_seed), low=0, high=2**32 - 1)
 
         self.time_budget_seconds = parse_duration(self.time_budget)  # checks the format before any work
+        if self.weight_average not in AVERAGES:
+            raise MachadoError.of("unknown_choice", name="weight_average", value=repr(self.weight_average),
+                                  choices=", ".join(AVERAGES))
+        if not 0 < self.ema_decay < 1:
+            raise MachadoError.of("ema_decay", value=str(self.ema_decay))
+        if not 0 <= self.swa_start < 1:
+            raise MachadoError.of("swa_start", value=str(self.swa_start))
         if self.hp_search not in (None, "optuna", "wandb"):
             raise MachadoError.of("hp_search_backend", value=repr(self.hp_search))
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):

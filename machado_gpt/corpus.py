@@ -50,10 +50,15 @@ class DataArguments:
     test_fraction: float = field(default=0.05, metadata={"help": "Share of each work's characters, before validation"})
     min_paragraphs: int = field(default=20, metadata={"help": "Works with fewer paragraphs go whole to train"})
     force_rebuild: bool = field(default=False, metadata={"help": "Rebuild even if the saved dataset is up to date"})
+    train_fraction: float = field(default=1.0, metadata={
+        "help": "Train on the first share of every work's train text (0.25: a quarter), a cheaper proxy for many "
+                "epochs; the saved dataset, validation and test are unchanged"})
 
     def __post_init__(self):
         if not (0 < self.validation_fraction < 0.5 and 0 < self.test_fraction < 0.5):
             raise MachadoError.of("fractions")
+        if not 0 < self.train_fraction <= 1:
+            raise MachadoError.of("train_fraction", value=str(self.train_fraction))
 
     @property
     def cleaning_options(self) -> dict:

@@ -249,6 +249,21 @@ MESSAGES = {
                                 '(eval_strategy: steps) para podar'},
     "no_trial": {"en": 'no trial of {name} completed: see the log above',
                  "pt": 'nenhuma tentativa de {name} terminou: veja o registro acima'},
+    "bpe_dropout": {"en": 'bpe_dropout {value} must be in [0, 1) and needs tokenizer_kind bpe (a char tokenizer has no '
+                          'merges to drop): try 0.1',
+                    "pt": 'bpe_dropout {value} deve ficar em [0, 1) e pede tokenizer_kind bpe (o tokenizador de '
+                          'caracteres não tem fusões a pular): tente 0,1'},
+    "train_fraction": {"en": 'train_fraction {value} must be in (0, 1]: 0.25 trains on the first quarter of every '
+                             'work\'s train text',
+                       "pt": 'train_fraction {value} deve ficar em (0, 1]: 0,25 treina no primeiro quarto do texto de '
+                             'treino de cada obra'},
+    "ema_decay": {"en": 'ema_decay {value} must be in (0, 1): try 0.995 (an average over about the last 200 steps)',
+                  "pt": 'ema_decay {value} deve ficar em (0, 1): tente 0,995 (uma média dos últimos 200 passos, '
+                        'mais ou menos)'},
+    "swa_start": {"en": 'swa_start {value} must be in [0, 1): the share of the run before averaging starts (0.6: '
+                        'the last 40%)',
+                  "pt": 'swa_start {value} deve ficar em [0, 1): a parte do treino antes de a média começar (0,6: '
+                        'os últimos 40%)'},
     "bpe_vocab": {"en": 'tokenizer_vocab_size {value} is too small for byte-level BPE: it needs at '
                         'least 258 (256 bytes + 2 special tokens)',
                   "pt": 'tokenizer_vocab_size {value} é pequeno demais para o BPE de bytes: precisa '

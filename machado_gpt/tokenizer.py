@@ -36,8 +36,14 @@ class TokenizerArguments:
     tokenizer_kind: str = field(default="char", metadata={"help": "char (as in the thesis) or bpe (byte-level BPE)"})
     tokenizer_vocab_size: int = field(default=1024, metadata={"help": "BPE vocabulary size, specials included (bpe only)"})
     tokenizer_dir: str | None = field(default=None, metadata={"help": "Default data/tokenizer-char or data/tokenizer-bpe-N"})
+    bpe_dropout: float = field(default=0.0, metadata={
+        "help": "BPE-dropout (Provilkov et al. 2020), a data augmentation: every epoch the train split is segmented "
+                "afresh, each merge skipped with this probability (try 0.1). Evaluation and the saved tokenizer never "
+                "drop merges. 0: off (bpe only)"})
 
     def __post_init__(self):
+        if not 0 <= self.bpe_dropout < 1 or (self.bpe_dropout and self.tokenizer_kind != "bpe"):
+            raise MachadoError.of("bpe_dropout", value=str(self.bpe_dropout))
         if self.tokenizer_kind not in KINDS:
             raise MachadoError.of("unknown_choice", name="tokenizer_kind", value=repr(self.tokenizer_kind),
                                   choices=", ".join(KINDS))
@@ -209,15 +215,30 @@ def train_tokenizer(dsd, args: TokenizerArguments, model_max_length: int, log=pr
     return tokenizer
 
 
-def tokenize_dataset(dsd, tokenizer: PreTrainedTokenizerFast, num_proc: int | None = None):
-    """Batched, cached `Dataset.map`: each row's `input_ids` end with `<|endoftext|>`, which separates works.
+def encode_works(backend: Tokenizer, eos: int, texts: list[str]) -> list[list[int]]:
+    """Each text's ids followed by `<|endoftext|>`, which separates works. The backend tokenizer is called directly:
+    the wrapper would warn that a whole work exceeds model_max_length."""
+    return [e.ids + [eos] for e in backend.encode_batch_fast(texts)]
 
-    The backend tokenizer is called directly: the wrapper would warn that a whole work exceeds model_max_length.
-    """
+
+def with_dropout(tokenizer: PreTrainedTokenizerFast, dropout: float) -> Tokenizer:
+    """A copy of the backend whose BPE model skips each merge with probability `dropout` (a new segmentation at every
+    call). `tokenizers` reads the dropout only when no cache answers first (tokenizers#201): a model built from the
+    JSON has an empty cache, and BPE never caches while dropout is on. `tests/test_augmentation.py` checks that the
+    ids really vary."""
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    if spec["model"]["type"] != "BPE" or not spec["model"]["merges"]:
+        raise MachadoError.of("bpe_dropout", value=str(dropout))  # a char tokenizer has no merges to drop
+    spec["model"]["dropout"] = dropout
+    return Tokenizer.from_str(json.dumps(spec))
+
+
+def tokenize_dataset(dsd, tokenizer: PreTrainedTokenizerFast, num_proc: int | None = None):
+    """Batched, cached `Dataset.map` of `encode_works` over every split."""
     backend, eos = tokenizer.backend_tokenizer, tokenizer.eos_token_id
 
     def encode(batch):
-        return {"input_ids": [e.ids + [eos] for e in backend.encode_batch_fast(batch["text"])]}
+        return {"input_ids": encode_works(backend, eos, batch["text"])}
 
     return dsd.map(encode, batched=True, batch_size=16, num_proc=num_proc, desc="tokenizing",
                    remove_columns=[c for c in dsd["train"].column_names if c not in ("genre", "work", "n_chars")])

@@ -2,6 +2,7 @@
 package installed by `make install`) and print their ratios. Their speeds are not asserted: they are measurements,
 on tiny sizes here."""
 
+import json
 import re
 import subprocess
 import sys
@@ -63,10 +64,13 @@ def test_recipe_ablation_runs_arms_at_equal_budget_and_prints_one_table(real_dat
                "--n_embd", "32", "--n_head", "2", "--tokenizer_kind", "char")
     assert out.startswith("CPU: ") and "bf16 hardware" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
-    assert rows[0].startswith("| arm | parameters | steps | test bits/char | tokens/s |") and len(rows) == 3
+    assert rows[0].startswith("| arm | parameters | steps | epochs | test bits/char | tokens/s |") and len(rows) == 3
     for row in rows[1:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert int(cells[2].replace(",", "")) > 10 and 0 < float(cells[3]) < 8 and 15 <= float(cells[5]) <= 35
+        assert int(cells[2].replace(",", "")) > 10 and 0 < float(cells[4]) < 8 and 15 <= float(cells[6]) <= 35
+        assert 0 <= float(cells[3]) < 1  # passes over the train split in 20 s
+    results = json.loads((tmp_path / "ablation/results.json").read_text())
+    assert all(0 < r["epochs"] < 1 and r["tokens_seen"] == r["steps"] * 32 * 128 for r in results)
 
 
 @pytest.mark.slow  # 25-50 s: after the main suite

@@ -45,6 +45,12 @@ def test_tiny_run_trains_and_writes_a_usable_model_folder(tiny_argv, tmp_path, r
     assert math.isfinite(metrics["train_loss"]) and metrics["train_loss"] < math.log(len(load_tokenizer(tok.tokenizer_dir)))
     assert 0 < metrics["eval_bpc"] < 8 and math.isfinite(metrics["test_bpc"]) and metrics["eval_chars"] > 1000
     assert metrics["train_tokens_per_second"] > 0
+    spent = metrics["time_seconds"]  # every cost beside the steps, measured (issue 22)
+    assert set(spent) == {"setup", "training_steps", "evaluations_and_checkpoints_during_training",
+                          "final_evaluations", "final_samples"}
+    assert all(v >= 0 for v in spent.values()) and spent["training_steps"] > 0 and spent["final_evaluations"] > 0
+    assert spent["evaluations_and_checkpoints_during_training"] > 0  # two evaluations with samples, two saves
+    assert sum(spent.values()) == pytest.approx(metrics["wall_seconds"], abs=0.6)
     assert json.loads((model_dir / "metrics.json").read_text())["eval_bpc"] == metrics["eval_bpc"]
 
     state = json.loads(sorted((tmp_path / "run").glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
@@ -141,6 +147,12 @@ def test_kill_and_resume_with_muon_reproduces_the_uninterrupted_run(tiny_argv, t
     (["--sample_seed", "-1"], "sample_seed -1 must be between 0 and 4,294,967,295"),
     (["--max_eval_blocks", "-1"], "max_eval_blocks -1 must be between 0 and"),
     (["--sample_max_new_tokens", "0"], "sample_max_new_tokens 0 must be between 1 and"),
+    (["--bpe_dropout", "0.1"], r"needs tokenizer_kind bpe \(a char tokenizer has no merges to drop\)"),
+    (["--tokenizer_kind", "bpe", "--bpe_dropout", "1"], r"bpe_dropout 1.0 must be in \[0, 1\)"),
+    (["--train_fraction", "0"], r"train_fraction 0.0 must be in \(0, 1\]"),
+    (["--weight_average", "mean"], "unknown weight_average 'mean': use one of none, ema, swa"),
+    (["--weight_average", "ema", "--ema_decay", "1"], r"ema_decay 1.0 must be in \(0, 1\)"),
+    (["--swa_start", "1"], r"swa_start 1.0 must be in \[0, 1\)"),
 ])
 def test_bad_recipe_values(tiny_argv, extra, message):
     with pytest.raises(MachadoError, match=message):

@@ -1,0 +1,144 @@
+"""The thesis's future work, at toy size on the real corpus: BPE-dropout (a new segmentation of the same text at
+every epoch, none at evaluation), weight averaging (EMA and SWA through torch.optim.swa_utils: the average is what is
+saved, it loads in `pipeline`, and a resumed run continues it), and the compute-curve script end to end."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+import train_hf
+from machado_gpt.config import parse_recipe
+from machado_gpt.data import pack
+from machado_gpt.tokenizer import TokenizerArguments, encode_works, train_tokenizer, with_dropout
+from machado_gpt.training import FINISHED, prepare
+from tests.conftest import ROOT, small_dsd
+
+
+@pytest.fixture(scope="module")
+def bpe_dir(real_dataset, tmp_path_factory):
+    """BPE-512 trained on the start of five real works (a second, not the full split's minutes)."""
+    dsd, _ = real_dataset
+    out = tmp_path_factory.mktemp("bpe") / "bpe-512"
+    texts = [t[:100_000] for t in dsd["train"]["text"][:5]]
+    train_tokenizer(small_dsd(texts), TokenizerArguments(tokenizer_kind="bpe", tokenizer_vocab_size=512,
+                                                         tokenizer_dir=str(out)), 64, log=lambda *a: None)
+    return out
+
+
+class KeepEpochBlocks(TrainerCallback):
+    """The train blocks each epoch ran on, as the trainer held them."""
+
+    def __init__(self, dataset):
+        self.dataset, self.epochs = dataset, []
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.epochs.append(self.dataset.blocks.clone())
+
+
+def test_bpe_dropout_resegments_every_epoch_and_never_at_evaluation(tiny_argv, bpe_dir, real_dataset):
+    dsd, _ = real_dataset
+    argv = [*tiny_argv, "--tokenizer_kind", "bpe", "--tokenizer_vocab_size", "512", "--tokenizer_dir", str(bpe_dir),
+            "--bpe_dropout", "0.1", "--train_fraction", "0.002", "--max_steps", "80", "--eval_strategy", "no",
+            "--save_strategy", "no"]
+    data, tok, model_args, opt, run, args = parse_recipe(argv)
+    trainer, _, test_set, _ = prepare(data, tok, model_args, opt, run, args, log=lambda *a: None)
+    keep = KeepEpochBlocks(trainer.train_dataset)
+    trainer.add_callback(keep)
+    steps_per_epoch = len(trainer.train_dataset) // 8
+    assert 3 <= steps_per_epoch <= 26  # so that 80 steps are at least 3 epochs
+    trainer.train()
+
+    tokenizer = trainer.processing_class
+    first_text = dsd["train"]["text"][0]
+    assert len(keep.epochs) >= 3
+    for a, b in zip(keep.epochs, keep.epochs[1:]):
+        assert a.shape == b.shape  # every epoch is the same number of steps
+        assert not torch.equal(a, b)
+        assert not torch.equal(a[0], b[0])  # the same opening text, segmented differently
+    for blocks in keep.epochs:  # a block may end inside a character: its last bytes decode to U+FFFD
+        opening = tokenizer.decode(blocks[0]).rstrip("\ufffd")
+        assert len(opening) > 40 and first_text.startswith(opening)
+
+    # Evaluation: the plain tokenizer, the same ids every time, those of the saved tokenizer.
+    backend, eos = tokenizer.backend_tokenizer, tokenizer.eos_token_id
+    assert json.loads(backend.to_str())["model"]["dropout"] is None
+    plain = encode_works(backend, eos, dsd["test"]["text"])
+    assert plain == encode_works(backend, eos, dsd["test"]["text"])
+    assert torch.equal(test_set.blocks, pack(plain, 64, run.max_eval_blocks).blocks)
+    dropped = with_dropout(tokenizer, 0.1)
+    assert encode_works(dropped, eos, dsd["test"]["text"][:1]) != plain[:1]  # tokenizers#201: it does drop
+
+
+def test_bpe_dropout_needs_merges(char_tokenizer_dir):
+    from machado_gpt.tokenizer import load_tokenizer
+    from machado_gpt.utils import MachadoError
+
+    with pytest.raises(MachadoError, match="needs tokenizer_kind bpe"):
+        with_dropout(load_tokenizer(char_tokenizer_dir), 0.1)
+
+
+@pytest.mark.parametrize("kind, averaged_steps", [("ema", 20), ("swa", 11)])
+def test_averaged_weights_are_saved_and_load_in_pipeline(tiny_argv, tmp_path, kind, averaged_steps):
+    from transformers import pipeline
+
+    argv = [*tiny_argv, "--weight_average", kind, "--swa_start", "0.5", "--eval_steps", "20"]
+    metrics = train_hf.main(argv)
+    checkpoint = tmp_path / "run/checkpoint-20"
+    averaged = torch.load(checkpoint / "averaged_model.pt", weights_only=True)
+    assert int(averaged["n_averaged"]) == averaged_steps  # swa: steps 10 to 20 (0.5 of 20 planned)
+    saved, raw = load_file(tmp_path / "model/model.safetensors"), load_file(checkpoint / "model.safetensors")
+    name = "transformer.h.0.attn.c_attn.weight"
+    assert torch.equal(saved[name], averaged[f"module.{name}"])
+    assert not torch.allclose(saved[name], raw[name])  # the last step's own weights are not what was saved
+    assert json.loads((tmp_path / "model/metrics.json").read_text())["test_bpc"] == metrics["test_bpc"]
+
+    out = pipeline("text-generation", model=str(tmp_path / "model"))("Capitu", max_new_tokens=20)[0]["generated_text"]
+    assert out.startswith("Capitu") and len(out) > len("Capitu")
+
+    if kind == "ema":  # resume from step 10: the average goes on from the checkpoint's, as if never stopped
+        whole = saved[name].clone()
+        for path in (tmp_path / "run/checkpoint-20", tmp_path / "run" / FINISHED):
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+        train_hf.main(argv)
+        assert torch.allclose(load_file(tmp_path / "model/model.safetensors")[name], whole, atol=1e-4)
+
+
+@pytest.mark.slow  # about 90 s: after the main suite
+def test_compute_curve_runs_two_budgets_and_writes_its_table_and_plot(real_dataset, corpus_dir, char_tokenizer_dir,
+                                                                      tmp_path):
+    _, dataset_dir = real_dataset
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/compute_curve.py", "--budgets", "20s,30s", "--max_chars", "3000",
+         "--dataset_dir", str(dataset_dir), "--output_dir", str(tmp_path / "curve"), "--plot",
+         str(tmp_path / "curve.png"), "--", "--corpus_dir", str(corpus_dir), "--tokenizer_kind", "char",
+         "--tokenizer_dir", str(char_tokenizer_dir)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert out.count("CPU: ") == 1
+    rows = re.findall(r"^\| (20s|30s) \| (\d+) x (\d+) \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", out,
+                      re.M)
+    assert [r[0] for r in rows] == ["20s", "30s"]
+    assert all(0 < float(r[7]) < 8 for r in rows)  # bits/char of a real, barely trained model
+    assert int(rows[1][4].replace(",", "")) > int(rows[0][4].replace(",", ""))  # more time, more steps
+    assert "fit: needs at least 3 budgets" in out and re.search(r"xz -9 on the same test text: [\d.]+", out)
+    assert out.count("python train_hf.py --config configs/cpu.yaml") == 2
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((tmp_path / "curve/results.json").read_text())
+    assert [r["arm"] for r in results["rows"]] == ["20s", "30s"] and results["fit"] is None
+
+
+def test_power_law_fit_recovers_a_known_floor():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from compute_curve import fit_power_law, shape_for
+
+    minutes = [1, 2, 4, 8, 16, 32]
+    floor, a, b = fit_power_law(minutes, [1.4 + 0.6 * m ** -0.5 for m in minutes])
+    assert (round(floor, 2), round(a, 2), round(b, 2)) == (1.4, 0.6, 0.5)
+    assert shape_for(8) == (4, 128)  # the anchor: configs/cpu.yaml's shape
+    assert [shape_for(m) for m in (1, 2, 4, 16, 32)] == [(3, 96), (2, 128), (3, 128), (4, 160), (5, 160)]
