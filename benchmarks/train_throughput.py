@@ -6,6 +6,11 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --batch_size 512 --steps 30       # on a GPU
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
+
+--recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
+schedule, its callbacks) with Muon and with AdamW, each with Trainer's default collator for a tokenizer (padding,
+an all-ones attention mask) and with plain stacking of the blocks (what the project uses): the median of 50 steps.
 
 MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
 line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
@@ -138,6 +143,41 @@ def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5
     return {name: 100 * t / whole for name, t in totals.items()}
 
 
+def recipe_steps(config: str, steps: int = 70) -> dict[str, float]:
+    """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, collator) variant."""
+    import statistics
+
+    from transformers import DataCollatorWithPadding, default_data_collator
+
+    from machado_gpt.training import prepare
+
+    class Intervals(TrainerCallback):
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter())
+
+    medians = {}
+    for optimizer in ("muon", "adamw"):
+        for collator in ("padding", "stacking"):
+            name = f"{optimizer}, {collator}"
+            argv = ["--config", config, "--optimizer", optimizer, "--max_steps", str(steps), "--eval_strategy", "no",
+                    "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none",
+                    "--output_dir", f"out/bench-recipe-step/{optimizer}-{collator}",
+                    "--model_dir", f"out/bench-recipe-step/{optimizer}-{collator}-model"]
+            trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+            trainer.data_collator = (DataCollatorWithPadding(trainer.processing_class) if collator == "padding"
+                                     else default_data_collator)
+            clock = Intervals()
+            trainer.add_callback(clock)
+            trainer.train()
+            gaps = [b - a for a, b in zip(clock.times, clock.times[1:])][20:]  # after the first steps' caches
+            medians[name] = statistics.median(gaps)
+            print(f"recipe step, {name:<18}{medians[name]:.3f} s", flush=True)
+    return medians
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="configs/machado-gpt-28m.yaml")
@@ -152,7 +192,12 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
     p.add_argument("--profile", action="store_true", help="also print where a bf16 step's time goes (torch.profiler), "
                                                           "eager and, with --compile, compiled")
+    p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
+                                                              "AdamW, padding and stacking collators")
     a = p.parse_args(argv)
+    if a.recipe_step:
+        print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
+        return recipe_steps(a.config)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
