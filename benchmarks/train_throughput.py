@@ -21,6 +21,8 @@ it by the ratio of the two peaks (2.2x on an AVX512-BF16 CPU).
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import time
 
 import torch
@@ -143,7 +145,7 @@ def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5
     return {name: 100 * t / whole for name, t in totals.items()}
 
 
-def recipe_steps(config: str, steps: int = 70) -> dict[str, float]:
+def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
     """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, collator) variant."""
     import statistics
 
@@ -159,13 +161,13 @@ def recipe_steps(config: str, steps: int = 70) -> dict[str, float]:
             self.times.append(time.perf_counter())
 
     medians = {}
+    scratch = tempfile.mkdtemp(prefix="recipe-step-")  # nothing is saved; no earlier run's folder is in the way
     for optimizer in ("muon", "adamw"):
         for collator in ("padding", "stacking"):
             name = f"{optimizer}, {collator}"
             argv = ["--config", config, "--optimizer", optimizer, "--max_steps", str(steps), "--eval_strategy", "no",
                     "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none",
-                    "--output_dir", f"out/bench-recipe-step/{optimizer}-{collator}",
-                    "--model_dir", f"out/bench-recipe-step/{optimizer}-{collator}-model"]
+                    "--output_dir", f"{scratch}/{optimizer}-{collator}", "--model_dir", f"{scratch}/model", *extra]
             trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
             trainer.data_collator = (DataCollatorWithPadding(trainer.processing_class) if collator == "padding"
                                      else default_data_collator)
@@ -175,6 +177,7 @@ def recipe_steps(config: str, steps: int = 70) -> dict[str, float]:
             gaps = [b - a for a, b in zip(clock.times, clock.times[1:])][20:]  # after the first steps' caches
             medians[name] = statistics.median(gaps)
             print(f"recipe step, {name:<18}{medians[name]:.3f} s", flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     return medians
 
 
@@ -194,10 +197,11 @@ def main(argv=None):
                                                           "eager and, with --compile, compiled")
     p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
                                                               "AdamW, padding and stacking collators")
+    p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
     if a.recipe_step:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
-        return recipe_steps(a.config)
+        return recipe_steps(a.config, a.extra)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

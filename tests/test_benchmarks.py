@@ -49,6 +49,18 @@ def test_train_throughput_compares_trainer_with_a_plain_loop():
     assert "matrix products" in out and len(shares) == 8 and sum(shares) == pytest.approx(100, abs=0.5)
 
 
+@pytest.mark.slow  # about 40 s: after the main suite
+def test_recipe_step_times_each_optimizer_and_collator(real_dataset, corpus_dir, char_tokenizer_dir):
+    _, dataset_dir = real_dataset
+    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--recipe_step", "--",
+               "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir), "--tokenizer_dir",
+               str(char_tokenizer_dir))
+    assert out.count("CPU: ") == 1
+    found = dict(re.findall(r"recipe step, (\w+, \w+)\s+([0-9.]+) s", out))
+    assert set(found) == {"muon, padding", "muon, stacking", "adamw, padding", "adamw, stacking"}
+    assert all(0 < float(v) < 5 for v in found.values())
+
+
 def test_data_pipeline_times_every_step(tmp_path):
     out = _run("benchmarks/data_pipeline.py", "--corpus_dir", str(write_small_corpus(tmp_path / "corpus")))
     assert "dataset build" in out and "bpe tokenizer" in out.lower()
