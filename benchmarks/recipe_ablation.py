@@ -87,16 +87,15 @@ def train_tokens(a, fraction: float) -> int:
 
     from machado_gpt.tokenizer import encode_works, load_tokenizer
 
-    tokenizer_dir = next((a.extra[i + 1] for i, f in enumerate(a.extra[:-1]) if f == "--tokenizer_dir"),
-                         "data/tokenizer-bpe-2048")
-    tokenizer = load_tokenizer(ROOT / tokenizer_dir)
+    tokenizer = load_tokenizer(ROOT / flag(" ".join(a.extra), "--tokenizer_dir", "data/tokenizer-bpe-2048"))
     texts = [t[: max(1, round(len(t) * fraction))] for t in load_from_disk(str(ROOT / a.dataset_dir))["train"]["text"]]
     return sum(map(len, encode_works(tokenizer.backend_tokenizer, tokenizer.eos_token_id, texts)))
 
 
 def flag(command: str, name: str, default: str) -> str:
-    words = command.split()
-    return words[words.index(name) + 1] if name in words else default
+    """The value of `name` in a command line (the last one given wins, as in train_hf.py), else `default`."""
+    words = command.split()[::-1]
+    return words[words.index(name) - 1] if name in words else default
 
 
 def block_size(run_dir: Path) -> int:

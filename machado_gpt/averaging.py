@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 AVERAGES = ("none", "ema", "swa")
 CHECKPOINT_FILE = "averaged_model.pt"
@@ -48,7 +49,7 @@ class WeightAveraging(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if self.averaged is not None and state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             torch.save(self.averaged.state_dict(), folder / CHECKPOINT_FILE)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):

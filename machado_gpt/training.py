@@ -320,8 +320,7 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
         model=model, model_init=model_init, args=args, train_dataset=train_set, eval_dataset=eval_set,
         # Blocks are all one length: stacking them is the whole collation. With a tokenizer, Trainer's default pads
         # every batch in Python and adds an all-ones attention_mask that the model then turns into a mask. Measured
-        # on cpu.yaml's Trainer step (2-core CPU, bf16, median of 50 steps): 0.475 -> 0.454 s with Muon, 0.375 ->
-        # 0.314 s with AdamW.
+        # by `benchmarks/train_throughput.py --recipe_step` on a 2-core CPU: 0.381 -> 0.341 s a step with Muon.
         data_collator=default_data_collator,
         processing_class=tokenizer, compute_metrics=bpc, preprocess_logits_for_metrics=bpc.preprocess_logits_for_metrics,
         callbacks=[SampleCallback(run), StepClock(budget, start_time, opt, len(eval_set), log=log)], block_size=block,
