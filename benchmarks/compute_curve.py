@@ -36,7 +36,8 @@ HEAD_DIM = 32
 # Reference lines, with where each comes from (docs/results.md): not trained here.
 PPMD_ORDER_8 = 1.839  # PPMd order 8 on the test split (the figure)
 THESIS_10_MIN = 2.415  # benchmarks/thesis_baseline.py: the thesis's own script, 10 minutes on a 2-core CPU
-# configs/cpu-1h.yaml's run (5.7M parameters, 58 min, round 2, another 2-core machine): drawn, not fitted.
+# configs/cpu-1h.yaml's run (5.7M parameters, 58 min, round 2, another 2-core machine, before bf16 reached the steps
+# and before the compiled step: fp32, eager): drawn, not fitted.
 ONE_HOUR_RUN = (58, 1.585)
 
 
@@ -94,7 +95,7 @@ def draw(rows: list[dict], fit, xz: float, path: Path) -> None:
     ax.axhline(xz, color="#999999", linestyle="-.", label=f"xz -9 ({xz:.2f})")
     ax.plot([10], [THESIS_10_MIN], "s", color="#4a6fa5", label=f"thesis code, 10 min ({THESIS_10_MIN})")
     ax.plot(*ONE_HOUR_RUN, "o", mfc="none", color="#c0392b",
-            label=f"cpu-1h.yaml, 5.7M ({ONE_HOUR_RUN[1]}; round 2, another machine)")
+            label=f"cpu-1h.yaml, 5.7M ({ONE_HOUR_RUN[1]}; round 2, another machine, fp32 eager)")
     ax.set_xscale("log")
     ax.set(xlabel="training budget (minutes, 2-core CPU, all included)", ylabel="test bits per character",
            title="What each CPU-minute buys on Machado de Assis")

@@ -45,6 +45,15 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
+# The step's speed (issue 22): the recipe before round 3's fourth stop (its bf16 never reached Trainer's Accelerator,
+# so steps ran in fp32, with the SDPA kernel, eager), against today's (bf16 autocast, attention as matrix products and
+# a softmax, torch.compile), with Muon and with AdamW (whose optimizer step is cheaper).
+ARMS.update({
+    "speed: fp32, SDPA, eager (cpu.yaml before)": ["--mixed_precision", "no", "--attn_implementation", "sdpa",
+                                                   "--torch_compile", "false"],
+    "speed: bf16, compiled, Muon (cpu.yaml)": [],
+    "speed: bf16, compiled, AdamW": ["--optimizer", "adamw", "--learning_rate", "0.004"],
+})
 # The thesis's future work in the many-epoch regime, on a cheaper proxy: a fifth of every work's train text, so that
 # a 5-minute budget is about 5 epochs (Trainer reshuffles the blocks at every epoch already).
 FEW = ["--train_fraction", "0.2"]

@@ -9,8 +9,9 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
-schedule, its callbacks) with Muon and with AdamW, each with Trainer's default collator for a tokenizer (padding,
-an all-ones attention mask) and with plain stacking of the blocks (what the project uses): the median of 50 steps.
+schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
+compiled with attention as matrix products and a softmax (cpu.yaml's): the median of 50 steps after 20, and its
+share of the bf16 peak measured here.
 
 MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
 line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
@@ -145,11 +146,18 @@ def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5
     return {name: 100 * t / whole for name, t in totals.items()}
 
 
-def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
-    """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, collator) variant."""
-    import statistics
+# --recipe_step's variants: the flags each adds to the recipe (after the optimizer's).
+RECIPE_VARIANTS = {
+    "fp32, SDPA, eager": ["--mixed_precision", "no", "--attn_implementation", "sdpa", "--torch_compile", "false"],
+    "bf16, SDPA, eager": ["--mixed_precision", "bf16", "--attn_implementation", "sdpa", "--torch_compile", "false"],
+    "bf16, compiled": ["--mixed_precision", "bf16", "--attn_implementation", "eager", "--torch_compile", "true"],
+}
 
-    from transformers import DataCollatorWithPadding, default_data_collator
+
+def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
+    """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, variant), and its share of
+    the bf16 matrix peak measured here."""
+    import statistics
 
     from machado_gpt.training import prepare
 
@@ -162,21 +170,31 @@ def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, fl
 
     medians = {}
     scratch = tempfile.mkdtemp(prefix="recipe-step-")  # nothing is saved; no earlier run's folder is in the way
+    peak = None
     for optimizer in ("muon", "adamw"):
-        for collator in ("padding", "stacking"):
-            name = f"{optimizer}, {collator}"
+        for variant, flags in RECIPE_VARIANTS.items():
+            name = f"{optimizer}, {variant}"
+            folder = f"{scratch}/{optimizer}-{variant.replace(', ', '-')}"
             argv = ["--config", config, "--optimizer", optimizer, "--max_steps", str(steps), "--eval_strategy", "no",
-                    "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none",
-                    "--output_dir", f"{scratch}/{optimizer}-{collator}", "--model_dir", f"{scratch}/model", *extra]
+                    "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", *flags,
+                    "--output_dir", folder, "--model_dir", f"{folder}-model", *extra]
             trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
-            trainer.data_collator = (DataCollatorWithPadding(trainer.processing_class) if collator == "padding"
-                                     else default_data_collator)
+            cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
+            tokens = batch * block
+            flops_per_token = 6 * trainer.model.num_parameters() + 12 * cfg.num_hidden_layers * cfg.hidden_size * block
+            if peak is None:  # the better of a square product and the model's own shape, as in main()
+                peak = max(matmul_tflops("bf16", torch.device("cpu")),
+                           matmul_tflops("bf16", torch.device("cpu"), tokens, cfg.hidden_size, cfg.intermediate_size
+                                         if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
+                print(f"bf16 matmul peak here: {peak:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
             clock = Intervals()
             trainer.add_callback(clock)
             trainer.train()
-            gaps = [b - a for a, b in zip(clock.times, clock.times[1:])][20:]  # after the first steps' caches
+            gaps = [b - a for a, b in zip(clock.times, clock.times[1:])][20:]  # after compilation and the first caches
             medians[name] = statistics.median(gaps)
-            print(f"recipe step, {name:<18}{medians[name]:.3f} s", flush=True)
+            tps = tokens / medians[name]
+            print(f"recipe step, {name:<25}{medians[name]:.3f} s  {tps:10,.0f} tokens/s  "
+                  f"{100 * tps * flops_per_token / 1e12 / peak:5.1f}% of the bf16 peak", flush=True)
     shutil.rmtree(scratch, ignore_errors=True)
     return medians
 
@@ -196,7 +214,7 @@ def main(argv=None):
     p.add_argument("--profile", action="store_true", help="also print where a bf16 step's time goes (torch.profiler), "
                                                           "eager and, with --compile, compiled")
     p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
-                                                              "AdamW, padding and stacking collators")
+                                                              "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
     if a.recipe_step:

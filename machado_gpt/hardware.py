@@ -19,6 +19,18 @@ def cpu_supports_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def has_cpp_compiler() -> bool:
+    """Whether torch.compile can build its CPU kernels: inductor writes C++ and needs a compiler (g++, or $CXX)."""
+    from torch._inductor import exc
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        get_cpp_compiler()
+    except exc.InvalidCxxCompiler:
+        return False
+    return True
+
+
 def cpu_description() -> str:
     """'AMD EPYC, 2 cores, torch 2.13.0, 2 threads, bf16 hardware: AVX512-BF16': printed by every benchmark."""
     name = platform.processor() or platform.machine()

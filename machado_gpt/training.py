@@ -32,7 +32,7 @@ from .config import ModelArguments, RunArguments, build_model, context_length, h
 from .corpus import DataArguments, build_dataset
 from .data import ResegmentedBlocks, pack
 from .generation import DEFAULT_SAMPLING
-from .hardware import cpu_supports_bf16
+from .hardware import cpu_supports_bf16, has_cpp_compiler
 from .i18n import cli_language, message
 from .optim import OptimizerArguments, build_optimizer, build_scheduler
 from .plots import CURVE, draw_training_curve
@@ -63,6 +63,9 @@ def resolve_precision(run: RunArguments, args: TrainingArguments) -> str:
         else:
             choice = "bf16" if cpu_supports_bf16() else "no"
     args.bf16, args.fp16 = choice == "bf16", choice == "fp16"
+    # TrainingArguments derives `mixed_precision`, which Trainer hands to its Accelerator, from bf16/fp16 once, in
+    # __post_init__; setting bf16 afterwards alone left the Accelerator at "no", and every step ran in fp32.
+    args.mixed_precision = choice
     return choice
 
 
@@ -290,6 +293,12 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
         tokenized = tokenize_dataset(dsd, tokenizer)
     output_dir = Path(args.output_dir)
     precision = resolve_precision(run, args)
+    if args.torch_compile and not torch.cuda.is_available() and not has_cpp_compiler():
+        # Compiling is only speed: the main job must run on a machine without g++ too. Trainer builds accelerate's
+        # dynamo plugin from the backend that TrainingArguments set when torch_compile was true: clear it as well.
+        args.torch_compile, args.torch_compile_backend, args.torch_compile_mode = False, None, None
+        log("torch_compile: no C++ compiler found (torch.compile builds C++ kernels on a CPU), so this run trains "
+            "without it; install g++ for the faster step")
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
     config = resolved_config(data, tok, model_args, opt, run, args)
@@ -476,7 +485,7 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     evaluated = time.perf_counter()
     metrics["test_blocks"] = len(test_set)
     metrics["parameters"] = trainer.model.num_parameters()
-    metrics["precision"] = precision
+    metrics["precision"] = trainer.accelerator.mixed_precision  # what the steps ran in, not what was asked
     metrics["world_size"] = args.world_size
     metrics["distributed_type"] = str(trainer.accelerator.distributed_type.value)  # what accelerate really ran
     metrics["global_batch_sequences"] = trainer.tokens_per_step() // block

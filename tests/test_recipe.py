@@ -90,6 +90,41 @@ def test_muon_with_adamw_steps_saves_both_states_and_resumes_exactly(char_tokeni
         assert torch.equal(a, b), name
 
 
+def test_batched_muon_step_is_torchs_muon_step(char_tokenizer_dir):
+    """The orthogonalisation batched by shape gives torch.optim.Muon's own updates (to bf16 rounding), for square,
+    tall and wide matrices, and three optimizer steps land where torch's Muon lands."""
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    from machado_gpt.optim import orthogonalize
+
+    torch.manual_seed(0)
+    updates = [torch.randn(*shape) for shape in [(32, 32), (88, 32), (32, 88), (32, 32), (88, 32)]]
+    coefficients = (3.4445, -4.775, 2.0315)
+    batched = orthogonalize(updates, coefficients, 5, 1e-7)
+    for u, mine in zip(updates, batched):
+        theirs = _zeropower_via_newtonschulz(u, coefficients, 5, 1e-7)
+        assert mine.shape == u.shape and mine.dtype == theirs.dtype == torch.bfloat16
+        assert (mine.float() - theirs.float()).abs().max() <= 0.02 * theirs.float().abs().max()
+
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    opt_args = OptimizerArguments(optimizer="muon", muon_learning_rate=0.02)
+    args = TrainingArguments(output_dir="unused", learning_rate=3e-3, weight_decay=0.1, report_to=[])
+    batch = torch.randint(3, len(tokenizer), (4, 16))
+    models = [_tiny("qwen3", tokenizer) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    ours, reference = (build_optimizer(m, opt_args, args) for m in models)
+    reference.muon_step = reference.muon.step  # torch's own Muon step, matrix by matrix
+    start = {n: p.detach().clone() for n, p in models[0].named_parameters()}
+    for _ in range(3):
+        for model, optimizer in zip(models, (ours, reference)):
+            optimizer.zero_grad()
+            model(input_ids=batch, labels=batch).loss.backward()
+            optimizer.step()
+    for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        moved = (b - start[name]).abs().max()
+        assert moved > 0 and (a - b).abs().max() <= 0.05 * moved, name
+
+
 def test_gpt2_takes_every_improvement_its_config_allows(char_tokenizer_dir):
     tokenizer = load_tokenizer(char_tokenizer_dir)
     model = _tiny("gpt2", tokenizer, activation_function="relu2", tie_word_embeddings=False)

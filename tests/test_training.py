@@ -219,6 +219,43 @@ def test_28m_recipe_is_thesis_sized_and_trains_one_step(char_tokenizer_dir, tmp_
     assert not torch.equal(before, model.transformer.h[0].mlp.c_fc.weight)
 
 
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("no", torch.float32)])
+def test_mixed_precision_reaches_the_training_step(tiny_argv, tmp_path, precision, dtype):
+    """The recipe's `mixed_precision` must reach Trainer's Accelerator: setting TrainingArguments.bf16 after its
+    __post_init__ once left every step in fp32 while the saved recipe said bf16."""
+    from machado_gpt.training import prepare
+
+    argv = [*tiny_argv, "--mixed_precision", precision, "--max_steps", "2", "--eval_strategy", "no",
+            "--save_strategy", "no", "--disable_tqdm", "true"]
+    trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+    seen = []
+    model = trainer.model
+    head = model.lm_head if hasattr(model, "lm_head") else model.get_output_embeddings()
+    handle = head.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype) if module.training else None)
+    try:
+        trainer.train()
+    finally:
+        handle.remove()
+    assert trainer.accelerator.mixed_precision == precision
+    assert seen and set(seen) == {dtype}  # the training steps' logits: autocast's dtype, or fp32 without it
+
+
+def test_a_machine_without_a_cpp_compiler_trains_without_torch_compile(tiny_argv, monkeypatch):
+    """cpu.yaml compiles its step; inductor needs a C++ compiler on a CPU, so without one the run trains eager and
+    says why, instead of failing at the first step."""
+    from torch._inductor import config as inductor_config
+
+    from machado_gpt.training import prepare
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "no-such-c++-compiler"))
+    lines = []
+    argv = [*tiny_argv, "--torch_compile", "true", "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no"]
+    trainer, *_ = prepare(*parse_recipe(argv), log=lines.append)
+    assert trainer.args.torch_compile is False and any("no C++ compiler" in line for line in lines)
+    trainer.train()
+    assert trainer.state.global_step == 2
+
+
 @pytest.mark.parametrize("damage", ["remove_state", "truncate_weights"])
 def test_resume_skips_a_damaged_checkpoint_and_ends_as_the_whole_run(tiny_argv, tmp_path, damage, capsys):
     argv = [*tiny_argv, "--max_steps", "20", "--save_steps", "10", "--eval_steps", "20"]
