@@ -146,6 +146,11 @@ def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5
     return {name: 100 * t / whole for name, t in totals.items()}
 
 
+def flops_per_token(n_params: int, n_layer: int, n_embd: int, block: int) -> int:
+    """PaLM's count: 6 FLOPs per parameter (forward and backward) plus attention's 12 * n_layer * n_embd * block."""
+    return 6 * n_params + 12 * n_layer * n_embd * block
+
+
 # --recipe_step's variants: the flags each adds to the recipe (after the optimizer's).
 RECIPE_VARIANTS = {
     "fp32, SDPA, eager": ["--mixed_precision", "no", "--attn_implementation", "sdpa", "--torch_compile", "false"],
@@ -181,10 +186,11 @@ def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, fl
             trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
             cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
             tokens = batch * block
-            flops_per_token = 6 * trainer.model.num_parameters() + 12 * cfg.num_hidden_layers * cfg.hidden_size * block
+            flops = flops_per_token(trainer.model.num_parameters(), cfg.num_hidden_layers, cfg.hidden_size, block)
             if peak is None:  # the better of a square product and the model's own shape, as in main()
-                peak = max(matmul_tflops("bf16", torch.device("cpu")),
-                           matmul_tflops("bf16", torch.device("cpu"), tokens, cfg.hidden_size, cfg.intermediate_size
+                device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+                peak = max(matmul_tflops("bf16", device),
+                           matmul_tflops("bf16", device, tokens, cfg.hidden_size, cfg.intermediate_size
                                          if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
                 print(f"bf16 matmul peak here: {peak:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
             clock = Intervals()
@@ -194,7 +200,7 @@ def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, fl
             medians[name] = statistics.median(gaps)
             tps = tokens / medians[name]
             print(f"recipe step, {name:<25}{medians[name]:.3f} s  {tps:10,.0f} tokens/s  "
-                  f"{100 * tps * flops_per_token / 1e12 / peak:5.1f}% of the bf16 peak", flush=True)
+                  f"{100 * tps * flops / 1e12 / peak:5.1f}% of the bf16 peak", flush=True)
     shutil.rmtree(scratch, ignore_errors=True)
     return medians
 
@@ -242,7 +248,7 @@ def main(argv=None):
         print(f"{precision} matmul peak here: {square:.3f} TFLOP/s square, {own:.3f} on the model's shape "
               f"({batch * T} x {C} @ {C} x {model_args.n_inner or 4 * C})", flush=True)
     n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
-    flops_per_token = 6 * n_params + 12 * model_args.n_layer * model_args.n_embd * T
+    flops = flops_per_token(n_params, model_args.n_layer, model_args.n_embd, T)
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
           f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}", flush=True)
     results: dict[tuple[str, str], float] = {}
@@ -259,7 +265,7 @@ def main(argv=None):
                       f"(warm-up steps, compilation included: {warmup_s:.1f} s)", flush=True)
     print(f"best of {a.repeats}:")
     for (precision, loop_name), tps in results.items():
-        tflops = tps * flops_per_token / 1e12
+        tflops = tps * flops / 1e12
         peak = peaks[precision.removesuffix("+compile")]
         mfu = f"{100 * tflops / peak:5.1f}% of the {precision.removesuffix('+compile')} peak"
         print(f"{precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  {tflops:7.3f} TFLOP/s  {mfu}")
