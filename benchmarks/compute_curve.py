@@ -4,6 +4,7 @@ one run on this one machine, each scored on the whole test split with the projec
     python benchmarks/compute_curve.py                                   # 1, 2, 4, 8, 16, 32 min (about 70 min)
     python benchmarks/compute_curve.py --budgets 1m,2m,4m,8m,16m,32m,60m   # add the hour (about 2 h 15 min)
     python benchmarks/compute_curve.py --budgets 20s,40s --max_chars 3000 # a smoke run
+    python benchmarks/compute_curve.py --replot docs/results/compute_curve.json  # redraw the plot only
 
 Every budget trains configs/cpu.yaml's recipe (Qwen3, Muon + AdamW, warmup-stable-decay over the planned steps,
 byte-level BPE 2,048, batch 32 x 128) at a size that grows with the budget by one rule: non-embedding parameters
@@ -36,9 +37,12 @@ HEAD_DIM = 32
 # Reference lines, with where each comes from (docs/results.md): not trained here.
 PPMD_ORDER_8 = 1.839  # PPMd order 8 on the test split (the figure)
 THESIS_10_MIN = 2.415  # benchmarks/thesis_baseline.py: the thesis's own script, 10 minutes on a 2-core CPU
-# configs/cpu-1h.yaml's run (5.7M parameters, 58 min, round 2, another 2-core machine, before bf16 reached the steps
-# and before the compiled step: fp32, eager): drawn, not fitted.
-ONE_HOUR_RUN = (58, 1.585)
+# configs/cpu-1h.yaml's runs (5.7M parameters; docs/results.md), drawn, not fitted (a larger model than the size rule):
+# (minutes, test bits/char, label)
+ONE_HOUR_RUNS = [
+    (58, 1.585, "round 2, another machine, fp32 eager, 3.9 passes"),
+    (59, 1.597, "round 3, bf16 compiled, 6.4 passes: overfits"),
+]
 
 
 def non_embedding(n_layer: int, n_embd: int) -> int:
@@ -94,8 +98,8 @@ def draw(rows: list[dict], fit, xz: float, path: Path) -> None:
     ax.axhline(PPMD_ORDER_8, color="#555555", linestyle="--", label=f"PPMd order 8 ({PPMD_ORDER_8})")
     ax.axhline(xz, color="#999999", linestyle="-.", label=f"xz -9 ({xz:.2f})")
     ax.plot([10], [THESIS_10_MIN], "s", color="#4a6fa5", label=f"thesis code, 10 min ({THESIS_10_MIN})")
-    ax.plot(*ONE_HOUR_RUN, "o", mfc="none", color="#c0392b",
-            label=f"cpu-1h.yaml, 5.7M ({ONE_HOUR_RUN[1]}; round 2, another machine, fp32 eager)")
+    for (minutes, bpc, note), marker in zip(ONE_HOUR_RUNS, "oD"):
+        ax.plot(minutes, bpc, marker, mfc="none", color="#c0392b", label=f"cpu-1h.yaml, 5.7M ({bpc}; {note})")
     ax.set_xscale("log")
     ax.set(xlabel="training budget (minutes, 2-core CPU, all included)", ylabel="test bits per character",
            title="What each CPU-minute buys on Machado de Assis")
@@ -114,8 +118,17 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--max_chars", type=int, default=0, help="Score only the first N characters of each test text")
     p.add_argument("--output_dir", default="out/compute_curve")
     p.add_argument("--plot", default="docs/compute_curve.png")
+    p.add_argument("--replot", default=None, metavar="RESULTS_JSON",
+                   help="Only redraw --plot from a results.json this script wrote (docs/results/compute_curve.json): "
+                        "no training")
     p.add_argument("extra", nargs="*", help="Flags passed to every run after the curve's own (e.g. -- --seed 1)")
     a = p.parse_args(argv)
+    if a.replot:
+        summary = json.loads(Path(a.replot).read_text(encoding="utf-8"))
+        fit = summary["fit"] and (summary["fit"]["L_inf"], summary["fit"]["a"], summary["fit"]["b"])
+        draw(summary["rows"], fit, summary["xz_bpc"], ROOT / a.plot)
+        print(f"plot: {a.plot} (from {a.replot})")
+        return summary["rows"]
     budgets = [b.strip() for b in a.budgets.split(",")]
     seconds = [parse_duration(b) for b in budgets]
     out = ROOT / a.output_dir

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -42,8 +43,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="also time both methods through torch.compile")
     p.add_argument("--num_samples", type=int, default=1, help="also time batches of this many samples of one prompt")
-    p.add_argument("--onnx", action="store_true", help="also time the onnxruntime backend (fp32 and int8 files of "
-                                                        "<model_dir>/onnx/, from export_onnx.py)")
+    p.add_argument("--onnx", action="store_true", help="also time the onnxruntime backend (the optimized, fp32 and "
+                                                        "int8 files of <model_dir>/onnx/, from export_onnx.py)")
     a = p.parse_args(argv)
     model, tokenizer = load_model(a.model_dir)
     if a.config:
@@ -73,13 +74,13 @@ def main(argv=None):
         if a.compile:
             variants[f"batch of {a.num_samples}, KV cache, compiled"] = (batched(a.num_samples), True)
     if a.onnx:
-        from machado_gpt.onnx_export import load_decoder
+        from machado_gpt.onnx_export import FP32, INT8, ONNX_DIR, OPTIMIZED, OnnxDecoder
 
-        fp32, int8 = (load_decoder(a.model_dir, backend)[0] for backend in ("onnx", "onnx-int8"))
-        variants |= {"onnxruntime fp32, KV cache": (batched(1, fp32), False),
-                     "onnxruntime int8, KV cache": (batched(1, int8), False)}
+        files = {name: OnnxDecoder(Path(a.model_dir) / ONNX_DIR / name, model.config) for name in (OPTIMIZED, FP32, INT8)}
+        variants |= {f"onnxruntime {name}": (batched(1, decoder), False) for name, decoder in files.items()}
         if a.num_samples > 1:
-            variants[f"batch of {a.num_samples}, onnxruntime fp32"] = (batched(a.num_samples, fp32), False)
+            for name in (OPTIMIZED, FP32):
+                variants[f"batch of {a.num_samples}, onnxruntime {name}"] = (batched(a.num_samples, files[name]), False)
     for name, (fn, compile) in variants.items():  # warm-up, and compilation, outside the timings
         start = time.perf_counter()
         sum(1 for _ in fn(model, ids, SamplingArguments(max_new_tokens=window + 2, temperature=0), compile=compile))

@@ -434,15 +434,14 @@ def model_reference(app_dir: Path) -> str:
 
 def launch(app_dir: Path, port: int | None = None) -> None:
     from .evaluation import load_model
-    from .onnx_export import load_decoder
+    from .onnx_export import load_decoder, onnx_file
 
     reference = model_reference(app_dir)
     # eager attention: the Anatomia tab reads the attention weights, which SDPA does not return
     model, tokenizer = load_model(reference, attn_implementation="eager")
-    # Escrever on onnxruntime when the folder has onnx/model.onnx (faster on a CPU; export_onnx.py checked that its
-    # greedy text is PyTorch's), as generate.py does
-    onnx = Path(reference) / "onnx" / "model.onnx"
-    writer = load_decoder(reference, "onnx")[0] if onnx.is_file() else model
+    # Escrever on onnxruntime when the folder has onnx/ (faster on a CPU; export_onnx.py checked that its greedy text
+    # is PyTorch's), as generate.py does
+    writer = load_decoder(reference, "onnx")[0] if onnx_file(reference).is_file() else model
     demo = build_demo(model, tokenizer, reference, writer)
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", 7860))
     # No "Runs" link in the footer: Gradio does not translate it, and the Portuguese page would show an English word

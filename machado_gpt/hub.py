@@ -18,7 +18,8 @@ from .utils import MachadoError
 UPLOAD_PATTERNS = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                    "tokenizer_config.json", "special_tokens_map.json", "README.md", "metrics.json", "run_config.yaml",
                    "eval_*.json", "eval_*.png", "training_curve.png",
-                   "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json")
+                   "onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/model_optimized.onnx",
+                   "onnx/export.json")
 NEVER = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -132,6 +132,11 @@ def test_compute_curve_runs_two_budgets_and_writes_its_table_and_plot(real_datas
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     results = json.loads((tmp_path / "curve/results.json").read_text())
     assert [r["arm"] for r in results["rows"]] == ["20s", "30s"] and results["fit"] is None
+    (tmp_path / "curve.png").unlink()
+    replot = subprocess.run([sys.executable, "benchmarks/compute_curve.py", "--replot", str(tmp_path / "curve/results.json"),
+                             "--plot", str(tmp_path / "curve.png")], cwd=ROOT, capture_output=True, text=True)
+    assert replot.returncode == 0 and "train_hf.py" not in replot.stdout, replot.stderr[-2000:]
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_power_law_fit_recovers_a_known_floor():

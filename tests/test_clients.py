@@ -104,11 +104,12 @@ def test_onnx_export_has_the_transformers_js_layout_and_matches_pytorch(exported
     import onnx
 
     import push_to_hub
-    from machado_gpt.onnx_export import INT8, OnnxLM
+    from machado_gpt.onnx_export import INT8, OPTIMIZED, OnnxLM
 
     family, folder, report = exported
     assert report["model_type"] == family and report["new_tokens"] == NEW_TOKENS[family]
-    assert report["model.onnx"]["max_abs_logit_diff"] <= 1e-4 and report["model.onnx"]["greedy_equal"]
+    for name in ("model.onnx", OPTIMIZED):
+        assert report[name]["max_abs_logit_diff"] <= 1e-4 and report[name]["greedy_equal"], name
     assert report[INT8]["bytes"] < report["model.onnx"]["bytes"]
     graph = onnx.load(folder / "onnx" / "model.onnx").graph
     dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in [*graph.input, *graph.output]}
@@ -120,10 +121,18 @@ def test_onnx_export_has_the_transformers_js_layout_and_matches_pytorch(exported
     assert dims["past_key_values.0.key"][0] == "batch_size" and dims["past_key_values.0.key"][2] == "past_sequence_length"
     assert dims["logits"][:2] == ["batch_size", "sequence_length"]
     assert dims["present.1.value"][0] == "batch_size" and "past_sequence_length" in dims["present.1.value"][2]
+    # The optimized file (onnxruntime's fusions, for generate.py): the same inputs, the last position's logits only,
+    # and fewer nodes.
+    optimized = onnx.load(folder / "onnx" / OPTIMIZED).graph
+    assert [v.name for v in optimized.input] == [v.name for v in graph.input]
+    assert [d.dim_param or d.dim_value for d in optimized.output[0].type.tensor_type.shape.dim][:2] == ["batch_size", 1]
+    if family == "qwen3":  # each RMSNorm's five nodes fused into one (GPT-2's LayerNorm is one node already)
+        assert len(optimized.node) < len(graph.node)
+        assert "SimplifiedLayerNormalization" in {n.op_type for n in optimized.node}
     # The Hub staging carries onnx/, and the staged file decodes as the folder's does.
     staged = push_to_hub.main([str(folder), "--repo_id", "u/m", "--dry_run", "--staging_dir", str(tmp_path)])
     names = [name for name, _ in staged["files"]]
-    assert {"onnx/model.onnx", "onnx/model_quantized.onnx", "onnx/export.json"} <= set(names)
+    assert {"onnx/model.onnx", "onnx/model_quantized.onnx", f"onnx/{OPTIMIZED}", "onnx/export.json"} <= set(names)
     from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(folder)
@@ -138,16 +147,17 @@ def test_onnxruntime_backend_writes_pytorch_greedy_text_past_the_window(exported
     PyTorch path for the fp32 file over 300 tokens, re-prefills included; batches of samples; int8's agreement
     measured; and generate.py picks it by default for a folder with onnx/."""
     from machado_gpt.generation import SamplingArguments, generate_texts, generate_tokens
-    from machado_gpt.onnx_export import INT8, OnnxDecoder, load_decoder
+    from machado_gpt.onnx_export import FP32, INT8, OPTIMIZED, OnnxDecoder, load_decoder
 
     family, folder, report = exported
-    decoder, tokenizer = load_decoder(str(folder))  # auto: the folder has onnx/model.onnx
+    decoder, tokenizer = load_decoder(str(folder))  # auto: the folder has onnx/, and its optimized file
     model, _ = load_decoder(str(folder), "torch")
-    assert isinstance(decoder, OnnxDecoder) and not isinstance(model, OnnxDecoder)
+    assert isinstance(decoder, OnnxDecoder) and not isinstance(model, OnnxDecoder) and decoder.path.name == OPTIMIZED
     prompt = tokenizer("Capitu", add_special_tokens=False)["input_ids"]
     greedy = SamplingArguments(max_new_tokens=300, temperature=0)
     reference = list(generate_tokens(model, prompt, greedy))
     assert list(generate_tokens(decoder, prompt, greedy)) == reference
+    assert list(generate_tokens(OnnxDecoder(folder / "onnx" / FP32, decoder.config), prompt, greedy)) == reference
     sampled = SamplingArguments(max_new_tokens=40, temperature=1.0, top_k=0, top_p=1.0, seed=3)
     texts = generate_texts(decoder, tokenizer, "Capitu", sampled, 3)
     assert len(set(texts)) == 3 and texts == generate_texts(decoder, tokenizer, "Capitu", sampled, 3)
