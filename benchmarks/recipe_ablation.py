@@ -63,6 +63,8 @@ ARMS.update({
     "many epochs: + EMA of weights (0.995)": FEW + ["--weight_average", "ema"],
     "many epochs: + SWA over the cooldown": FEW + ["--weight_average", "swa"],
     "many epochs: + weight decay 1.0 (10x)": FEW + ["--weight_decay", "1.0"],
+    # Qwen3's only dropout is on the attention weights (transformers' Qwen3 has no residual or embedding dropout)
+    "many epochs: + attention dropout 0.1": FEW + ["--dropout", "0.1"],
 })
 
 
