@@ -264,4 +264,4 @@ def test_export_prints_only_what_the_user_needs(trained, tmp_path):
                           capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    assert len(lines) == 4 and all(line.startswith(("wrote ", "onnxruntime ")) for line in lines), lines
+    assert len(lines) == 6 and all(line.startswith(("wrote ", "onnxruntime ")) for line in lines), lines
