@@ -140,13 +140,9 @@ def optimize(src: Path, dst: Path, config) -> None:
     """onnxruntime's transformer optimizer, fusions only (opt_level 0, so the file stays portable: no
     hardware-specific kernels baked in). On the main model it fuses each RMSNorm's five nodes (Pow, ReduceMean, Add,
     Sqrt, Reciprocal, Mul) into one SimplifiedLayerNormalization: 336 nodes -> 226, and a decoding step 12-15% faster
-    at batch 1 and 8 (interleaved A/B in one process; docs/performance.md). GPT-2's LayerNorm is one node already,
-    and the optimizer's GPT-2 post-processing fails on a bias-free Gemm: GPT-2 keeps the last-logits export as is."""
+    at batch 1 and 8 (interleaved A/B in one process; docs/performance.md)."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    if config.model_type != "qwen3":
-        Path(src).replace(dst)
-        return
     with quiet_exporter():
         optimized = optimize_model(str(src), model_type="gpt2", num_heads=config.num_attention_heads,
                                    hidden_size=config.hidden_size, opt_level=0)
@@ -186,8 +182,7 @@ class OnnxLM:
 
 class OnnxDecoder:
     """The onnxruntime backend of generation.generate_batch (generate.py --backend onnx, the demo's Escrever): the
-    same prefill/step as the PyTorch one, over onnx/model_optimized.onnx (or model.onnx, when export_onnx.py is older
-    than the optimized file). The KV cache stays in onnxruntime's own buffers: each
+    same prefill/step as the PyTorch one, over onnx/model_optimized.onnx (or model.onnx, in a folder exported before that file existed). The KV cache stays in onnxruntime's own buffers: each
     step's `present` outputs are bound as the next step's `past` inputs (IO binding), and only the last position's
     logits come out, as a torch tensor for the shared sampling code."""
 
@@ -348,10 +343,14 @@ def run_export(args: ExportArguments, log=print) -> dict:
         write(INT8, "quantize", lambda path: quantize(out / FP32, path))
 
     def optimized(path: Path) -> None:
+        # GPT-2's LayerNorm is one node already (nothing to fuse), and the optimizer's GPT-2 post-processing fails
+        # on a bias-free Gemm: GPT-2's optimized file is the last-logits export alone.
+        if model.config.model_type != "qwen3":
+            return export(model, path, last_logits_only=True)
         last_only = out / ".last-logits.partial"
         export(model, last_only, last_logits_only=True)
         optimize(last_only, path, model.config)
-        last_only.unlink(missing_ok=True)
+        last_only.unlink()
 
     write(OPTIMIZED, "optimize", optimized)
     report = {"model_type": model.config.model_type, "seconds": seconds}
