@@ -182,9 +182,10 @@ class OnnxLM:
 
 class OnnxDecoder:
     """The onnxruntime backend of generation.generate_batch (generate.py --backend onnx, the demo's Escrever): the
-    same prefill/step as the PyTorch one, over onnx/model_optimized.onnx (or model.onnx, in a folder exported before that file existed). The KV cache stays in onnxruntime's own buffers: each
-    step's `present` outputs are bound as the next step's `past` inputs (IO binding), and only the last position's
-    logits come out, as a torch tensor for the shared sampling code."""
+    same prefill/step as the PyTorch one, over onnx/model_optimized.onnx (or model.onnx, in a folder exported before
+    that file existed). The KV cache stays in onnxruntime's own buffers: each step's `present` outputs are bound as
+    the next step's `past` inputs (IO binding), and only the last position's logits come out, as a torch tensor for
+    the shared sampling code."""
 
     def __init__(self, path: Path, config):
         import onnxruntime as ort
