@@ -7,6 +7,7 @@ method as the baseline of `benchmarks/generation_speed.py`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -181,6 +182,25 @@ def generate_batch(model, prompt_ids: list[int], args: SamplingArguments, num_sa
     if not 1 <= num_samples <= MAX_NUM_SAMPLES:
         raise MachadoError.of("between", flag="num_samples", value=str(num_samples), low=1, high=MAX_NUM_SAMPLES)
     decoder = model if hasattr(model, "prefill") else TorchDecoder(model, compile)
+    with _torch_threads(getattr(decoder, "sampling_threads", None)):
+        yield from _generate(decoder, prompt_ids, args, num_samples)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """torch's thread count for the sampling around another runtime's steps, restored after."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _generate(decoder, prompt_ids: list[int], args: SamplingArguments, num_samples: int) -> Iterator[torch.Tensor]:
     window = context_length(decoder.config)
     keep = max(1, min(window - 1, int(window * args.keep_fraction)))
     procs, generator = logits_processors(args), _generator(args, decoder.device)

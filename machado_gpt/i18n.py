@@ -304,6 +304,11 @@ MESSAGES = {
                                'file',
                          "pt": '{path} discorda do PyTorch (veja {report}): relate o problema com '
                                'esse arquivo'},
+    "export_builder_failed": {"en": "onnxruntime-genai's model builder failed on {path}: {error}. model.onnx is "
+                                    "written; install requirements.txt's onnxruntime-genai and report it with this line",
+                              "pt": "o construtor de modelos do onnxruntime-genai falhou em {path}: {error}. "
+                                    "model.onnx foi escrito; instale o onnxruntime-genai do requirements.txt e relate "
+                                    "o problema com esta linha"},
     "page_load": {"en": 'the page could not load the model: {status}',
                   "pt": 'a página não conseguiu carregar o modelo: {status}'},
     "page_failed": {"en": 'the page failed: {status} {errors}',

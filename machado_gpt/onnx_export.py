@@ -3,15 +3,21 @@
 `onnx/model.onnx` (fp32) and `onnx/model_quantized.onnx` (dynamic int8 weights) take `input_ids`, `attention_mask`,
 `position_ids` and `past_key_values.{i}.key/value`, and return `logits` and `present.{i}.key/value`; the dynamic
 axes are `batch_size`, `sequence_length`, `past_sequence_length` (and `total_sequence_length` for the mask).
-`onnx/model_optimized.onnx` is for onnxruntime on a CPU (generate.py, the demo): the same inputs, the logits of the last
-position only, and onnxruntime's transformer fusions applied (transformers.js reads model.onnx).
+`onnx/model_optimized.onnx` is for onnxruntime on a CPU (generate.py, the demo; transformers.js reads model.onnx). For
+Qwen3 it is onnxruntime-genai's model builder's graph: GroupQueryAttention with the rotary embedding inside, fused
+norms, and a KV cache of one window that each step writes in place (past and present bound to the same buffer); its
+inputs are `input_ids`, `attention_mask` and the cache (no `position_ids`: they follow from the mask). For GPT-2
+(which that builder does not cover) it is model.onnx with the last position's logits only.
 The export goes through `torch.onnx.export(..., dynamo=True)`: optimum-onnx does not support transformers 5.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +28,7 @@ import torch
 from transformers import DynamicCache
 
 from .config import context_length, has_sliding_window
-from .generation import _cache_keyword
+from .generation import SamplingArguments, _cache_keyword, generate_tokens
 from .utils import MachadoError, write_json
 
 ONNX_DIR = "onnx"
@@ -136,17 +142,34 @@ def quantize(src: Path, dst: Path) -> None:
                          per_channel=False, extra_options={"MatMulConstBOnly": True})
 
 
-def optimize(src: Path, dst: Path, config) -> None:
-    """onnxruntime's transformer optimizer, fusions only (opt_level 0, so the file stays portable: no
-    hardware-specific kernels baked in). On the main model it fuses each RMSNorm's five nodes (Pow, ReduceMean, Add,
-    Sqrt, Reciprocal, Mul) into one SimplifiedLayerNormalization: 336 nodes -> 226, and a decoding step 12-15% faster
-    at batch 1 and 8 (interleaved A/B in one process; docs/performance.md)."""
-    from onnxruntime.transformers.optimizer import optimize_model
+def build_gqa(model_dir: Path, dst: Path) -> None:
+    """onnxruntime-genai's model builder on a Qwen3 folder, fp32 for the CPU, written as one self-contained file.
+    The builder reads a copy of config.json whose positions stop at the window, with full attention: generation
+    re-prefills from position 0 when the window is full, so no position reaches the window and a sliding window over
+    the cache masks nothing (and the rotary tables are one window long, not the config's 1,048,576 positions)."""
+    import onnx
+    from onnxruntime_genai.models.builder import create_model, parse_extra_options
 
-    with quiet_exporter():
-        optimized = optimize_model(str(src), model_type="gpt2", num_heads=config.num_attention_heads,
-                                   hidden_size=config.hidden_size, opt_level=0)
-        optimized.save_model_to_file(str(dst))
+    config = json.loads((model_dir / "config.json").read_text())
+    window = config.get("sliding_window") or config["max_position_embeddings"]
+    config |= {"max_position_embeddings": window, "use_sliding_window": False, "sliding_window": None,
+               "layer_types": ["full_attention"] * config["num_hidden_layers"]}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, built, cache = (Path(tmp) / name for name in ("src", "built", "cache"))
+        src.mkdir()
+        (src / "config.json").write_text(json.dumps(config))
+        for f in model_dir.iterdir():  # weights and tokenizer, read in place
+            if f.is_file() and f.name != "config.json":
+                (src / f.name).symlink_to(f.resolve())
+        log = io.StringIO()  # the builder narrates every tensor it saves
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                options = parse_extra_options(None, str(src), str(built), "fp32", "cpu", str(cache), [])
+                create_model(None, str(src), str(built), "fp32", "cpu", str(cache), **options)
+        except Exception as err:
+            first = (str(err).splitlines() or [""])[0][:200]
+            raise MachadoError.of("export_builder_failed", path=str(model_dir), error=f"{type(err).__name__}: {first}") from err
+        onnx.save(onnx.load(str(built / "model.onnx")), str(dst))  # the weights inside the file, not beside it
 
 
 class OnnxLM:
@@ -157,14 +180,16 @@ class OnnxLM:
 
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self.config = config
-        self.inputs, _ = io_names(config.num_hidden_layers)
+        self.inputs, self.outputs = io_names(config.num_hidden_layers)
 
     def forward(self, ids: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         past_len = past[0].shape[2]
         feeds = {"input_ids": ids, "attention_mask": np.ones((1, past_len + ids.shape[1]), dtype=np.int64),
                  "position_ids": np.arange(past_len, past_len + ids.shape[1], dtype=np.int64)[None]}
         feeds.update(zip(self.inputs[3:], past))
-        logits, *present = self.session.run(None, feeds)
+        takes = {i.name for i in self.session.get_inputs()}  # the GQA file has no position_ids
+        # outputs asked by name: the GQA file lists every layer's key before the values
+        logits, *present = self.session.run(self.outputs, {k: v for k, v in feeds.items() if k in takes})
         return logits, present
 
     def empty_past(self) -> list[np.ndarray]:
@@ -183,9 +208,18 @@ class OnnxLM:
 class OnnxDecoder:
     """The onnxruntime backend of generation.generate_batch (generate.py --backend onnx, the demo's Escrever): the
     same prefill/step as the PyTorch one, over onnx/model_optimized.onnx (or model.onnx, in a folder exported before
-    that file existed). The KV cache stays in onnxruntime's own buffers: each step's `present` outputs are bound as
-    the next step's `past` inputs (IO binding), and only the last position's logits come out, as a torch tensor for
-    the shared sampling code."""
+    that file existed). The KV cache stays in onnxruntime's own buffers, and only the last position's logits come
+    out, as a torch tensor for the shared sampling code. Two kinds of file:
+    - a file with `position_ids` (model.onnx, model_quantized.onnx, GPT-2's optimized file) concatenates: each
+      step's `present` outputs, one token longer, are bound as the next step's `past` inputs (IO binding);
+    - the GroupQueryAttention file (Qwen3's optimized file) has a cache of one window per layer, bound as both
+      `past` and `present`, that each step writes in place; the attention mask's length says how much of it is
+      filled. No copy of the cache per token: the step that copies it costs more the larger the batch.
+    The sampling around each step (torch) runs on the calling thread alone (`sampling_threads`): torch's OpenMP
+    workers, spinning between its tiny sampling ops, took the cores from onnxruntime's threads (1.5x at batch 8 in
+    benchmarks/generation_speed.py, docs/performance.md)."""
+
+    sampling_threads = 1
 
     def __init__(self, path: Path, config):
         import onnxruntime as ort
@@ -193,32 +227,48 @@ class OnnxDecoder:
         self.path, self.config, self.device = Path(path), config, torch.device("cpu")
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self.input_names, self.output_names = io_names(config.num_hidden_layers)
-        self.past, self.length = [], 0
+        self.in_place = "position_ids" not in {i.name for i in self.session.get_inputs()}
+        self.past, self.length, self.masks = [], 0, []
 
-    def _run(self, ids: torch.Tensor) -> torch.Tensor:
+    def _new_cache(self, n: int) -> None:
         import onnxruntime as ort
 
+        heads, head_dim = kv_shape(self.config)
+        slots = context_length(self.config) if self.in_place else 0  # in place: one window; else empty, growing
+        self.past = [ort.OrtValue.ortvalue_from_numpy(np.zeros((n, heads, slots, head_dim), dtype=np.float32))
+                     for _ in self.input_names[3:]]
+        # the attention masks of every length, made once per batch size (all ones: the samples share every length)
+        self.masks = [np.ones((n, k), dtype=np.int64) for k in range(context_length(self.config) + 1)]
+
+    def _run(self, ids: torch.Tensor) -> torch.Tensor:
         n, t = ids.shape
+        if not self.past or self.masks[0].shape[0] != n:
+            self._new_cache(n)
         binding = self.session.io_binding()
         binding.bind_cpu_input("input_ids", np.ascontiguousarray(ids.cpu().numpy(), dtype=np.int64))
-        binding.bind_cpu_input("attention_mask", np.ones((n, self.length + t), dtype=np.int64))
-        binding.bind_cpu_input("position_ids", np.tile(np.arange(self.length, self.length + t, dtype=np.int64), (n, 1)))
-        if not self.past:  # an empty cache of this batch size
-            heads, head_dim = kv_shape(self.config)
-            empty = np.zeros((n, heads, 0, head_dim), dtype=np.float32)
-            self.past = [ort.OrtValue.ortvalue_from_numpy(empty) for _ in self.input_names[3:]]
-        for name, value in zip(self.input_names[3:], self.past):
+        binding.bind_cpu_input("attention_mask", self.masks[self.length + t])
+        binding.bind_output("logits", "cpu")
+        if not self.in_place:
+            binding.bind_cpu_input("position_ids",
+                                   np.tile(np.arange(self.length, self.length + t, dtype=np.int64), (n, 1)))
+        for name, out, value in zip(self.input_names[3:], self.output_names[1:], self.past):
             binding.bind_ortvalue_input(name, value)
-        for name in self.output_names:
-            binding.bind_output(name, "cpu")
+            if self.in_place:
+                binding.bind_ortvalue_output(out, value)
+            else:
+                binding.bind_output(out, "cpu")
         self.session.run_with_iobinding(binding)
-        logits, *self.past = binding.get_outputs()
+        logits, *present = binding.get_outputs()
+        if not self.in_place:
+            self.past = present
         self.length += t
         return torch.from_numpy(logits.numpy()[:, -1])
 
     def prefill(self, context: torch.Tensor) -> torch.Tensor:
         """(N, T) ids from position 0 -> (N, V) logits of the last position."""
-        self.past, self.length = [], 0
+        if not self.in_place:
+            self.past = []  # a new empty cache; the in-place one is overwritten from slot 0
+        self.length = 0
         return self._run(context)
 
     def step(self, next_ids: torch.Tensor) -> torch.Tensor:
@@ -287,6 +337,10 @@ def check(model, tokenizer, folder: Path, n_tokens: int, prompt: str = "Capitu")
         second = wrapped(torch.tensor([steps[split:]]), torch.ones(1, len(steps), dtype=torch.long),
                          torch.arange(split, len(steps))[None], list(first[1:]))
     report = {"prompt": prompt, "new_tokens": n, "torch_greedy": tokenizer.decode(reference)}
+    # The optimized file is compared the way generate.py runs it, with the PyTorch backend of the same loop as the
+    # reference; within the window both references are the same tokens.
+    loop = SamplingArguments(max_new_tokens=max(n, 1), temperature=0)
+    loop_reference = list(generate_tokens(model, prompt_ids, loop))[:n] if (folder / OPTIMIZED).is_file() else []
     for name in (FP32, INT8, OPTIMIZED):
         path = folder / name
         if not path.is_file():
@@ -297,10 +351,15 @@ def check(model, tokenizer, folder: Path, n_tokens: int, prompt: str = "Capitu")
         # the optimized file returns the last position's logits only: compare what each file returns
         diff = max(float(np.abs(logits1 - first[0][:, -logits1.shape[1]:].numpy()).max()),
                    float(np.abs(logits2 - second[0][:, -logits2.shape[1]:].numpy()).max()))
-        greedy = lm.greedy(prompt_ids, n)
-        report[name] = {"max_abs_logit_diff": diff, "greedy_equal": greedy == reference,
+        if name == OPTIMIZED:  # what generate.py runs, through its own loop (re-prefill when the window is full)
+            greedy = list(generate_tokens(OnnxDecoder(path, config), prompt_ids, loop))[:n]
+            reference_here = loop_reference
+        else:  # as transformers.js runs model.onnx: one growing cache
+            greedy, reference_here = lm.greedy(prompt_ids, n), reference
+        report[name] = {"max_abs_logit_diff": diff, "greedy_equal": greedy == reference_here,
                         "greedy_text": tokenizer.decode(greedy),
-                        "greedy_tokens_equal": next((i for i, (a, b) in enumerate(zip(greedy, reference)) if a != b), n),
+                        "greedy_tokens_equal": next((i for i, (a, b) in enumerate(zip(greedy, reference_here))
+                                                     if a != b), n),
                         "bytes": path.stat().st_size}
     return report
 
@@ -334,7 +393,11 @@ def run_export(args: ExportArguments, log=print) -> dict:
     def write(name: str, step: str, make) -> None:
         """make(path) writes aside, then the file is moved in: a failure leaves no half-written file."""
         start, tmp = time.perf_counter(), out / f".{name}.partial"
-        make(tmp)
+        try:
+            make(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(out / name)
         seconds[step] = round(time.perf_counter() - start, 1)
         log(f"wrote {out / name} ({(out / name).stat().st_size:,} bytes) in {seconds[step]} s")
@@ -344,14 +407,10 @@ def run_export(args: ExportArguments, log=print) -> dict:
         write(INT8, "quantize", lambda path: quantize(out / FP32, path))
 
     def optimized(path: Path) -> None:
-        # GPT-2's LayerNorm is one node already (nothing to fuse), and the optimizer's GPT-2 post-processing fails
-        # on a bias-free Gemm: GPT-2's optimized file is the last-logits export alone.
-        if model.config.model_type != "qwen3":
-            return export(model, path, last_logits_only=True)
-        last_only = out / ".last-logits.partial"
-        export(model, last_only, last_logits_only=True)
-        optimize(last_only, path, model.config)
-        last_only.unlink()
+        # onnxruntime-genai's builder covers Qwen3, not GPT-2: GPT-2's file is the last-logits export.
+        if model.config.model_type == "qwen3":
+            return build_gqa(Path(args.model_dir), path)
+        export(model, path, last_logits_only=True)
 
     write(OPTIMIZED, "optimize", optimized)
     report = {"model_type": model.config.model_type, "seconds": seconds}

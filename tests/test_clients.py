@@ -121,14 +121,20 @@ def test_onnx_export_has_the_transformers_js_layout_and_matches_pytorch(exported
     assert dims["past_key_values.0.key"][0] == "batch_size" and dims["past_key_values.0.key"][2] == "past_sequence_length"
     assert dims["logits"][:2] == ["batch_size", "sequence_length"]
     assert dims["present.1.value"][0] == "batch_size" and "past_sequence_length" in dims["present.1.value"][2]
-    # The optimized file (onnxruntime's fusions, for generate.py): the same inputs, the last position's logits only,
-    # and fewer nodes.
+    # The optimized file, for generate.py. Qwen3: onnxruntime-genai's graph (GroupQueryAttention, fused norms, far
+    # fewer nodes), the positions read from the mask, its weights inside the one file. GPT-2: model.onnx's inputs,
+    # the last position's logits only.
     optimized = onnx.load(folder / "onnx" / OPTIMIZED).graph
-    assert [v.name for v in optimized.input] == [v.name for v in graph.input]
-    assert [d.dim_param or d.dim_value for d in optimized.output[0].type.tensor_type.shape.dim][:2] == ["batch_size", 1]
-    if family == "qwen3":  # each RMSNorm's five nodes fused into one (GPT-2's LayerNorm is one node already)
-        assert len(optimized.node) < len(graph.node)
-        assert "SimplifiedLayerNormalization" in {n.op_type for n in optimized.node}
+    if family == "qwen3":
+        names = [v.name for v in optimized.input]  # every layer's key, then the values: fed by name
+        assert names[:2] == ["input_ids", "attention_mask"]
+        assert sorted(names) == sorted(v.name for v in graph.input if v.name != "position_ids")
+        assert "GroupQueryAttention" in {n.op_type for n in optimized.node}
+        assert len(optimized.node) < len(graph.node) / 2
+        assert not list(folder.glob("onnx/*.data")) and all(not t.external_data for t in optimized.initializer)
+    else:
+        assert [v.name for v in optimized.input] == [v.name for v in graph.input]
+        assert [d.dim_param or d.dim_value for d in optimized.output[0].type.tensor_type.shape.dim][:2] == ["batch_size", 1]
     # The Hub staging carries onnx/, and the staged file decodes as the folder's does.
     staged = push_to_hub.main([str(folder), "--repo_id", "u/m", "--dry_run", "--staging_dir", str(tmp_path)])
     names = [name for name, _ in staged["files"]]
@@ -146,7 +152,7 @@ def test_onnxruntime_backend_writes_pytorch_greedy_text_past_the_window(exported
     """generate.py's onnx backend (IO binding, the same sampling and re-prefill code): greedy text equal to the
     PyTorch path for the fp32 file over 300 tokens, re-prefills included; batches of samples; int8's agreement
     measured; and generate.py picks it by default for a folder with onnx/."""
-    from machado_gpt.generation import SamplingArguments, generate_texts, generate_tokens
+    from machado_gpt.generation import SamplingArguments, generate_batch, generate_texts, generate_tokens
     from machado_gpt.onnx_export import FP32, INT8, OPTIMIZED, OnnxDecoder, load_decoder
 
     family, folder, report = exported
@@ -157,6 +163,16 @@ def test_onnxruntime_backend_writes_pytorch_greedy_text_past_the_window(exported
     greedy = SamplingArguments(max_new_tokens=300, temperature=0)
     reference = list(generate_tokens(model, prompt, greedy))
     assert list(generate_tokens(decoder, prompt, greedy)) == reference
+    assert decoder.in_place == (family == "qwen3")  # the cache written in place, or concatenated (GPT-2)
+    rows = torch.stack(list(generate_batch(decoder, prompt, greedy, 3)), 1)  # a batch re-sizes the cache
+    assert all(row == reference for row in rows.tolist())
+    # torch samples on one thread while onnxruntime runs the model, and gets its threads back after
+    threads = torch.get_num_threads()
+    tokens = generate_batch(decoder, prompt, greedy, 2)
+    next(tokens)
+    assert torch.get_num_threads() == 1
+    tokens.close()
+    assert torch.get_num_threads() == threads
     assert list(generate_tokens(OnnxDecoder(folder / "onnx" / FP32, decoder.config), prompt, greedy)) == reference
     sampled = SamplingArguments(max_new_tokens=40, temperature=1.0, top_k=0, top_p=1.0, seed=3)
     texts = generate_texts(decoder, tokenizer, "Capitu", sampled, 3)
