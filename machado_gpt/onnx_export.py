@@ -14,8 +14,8 @@ The export goes through `torch.onnx.export(..., dynamo=True)`: optimum-onnx does
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
-import json
 import logging
 import tempfile
 import time
@@ -28,7 +28,7 @@ import torch
 from transformers import DynamicCache
 
 from .config import context_length, has_sliding_window
-from .generation import SamplingArguments, _cache_keyword, generate_tokens
+from .generation import SamplingArguments, _cache_keyword, full_attention_config, generate_tokens
 from .utils import MachadoError, write_json
 
 ONNX_DIR = "onnx"
@@ -142,22 +142,20 @@ def quantize(src: Path, dst: Path) -> None:
                          per_channel=False, extra_options={"MatMulConstBOnly": True})
 
 
-def build_gqa(model_dir: Path, dst: Path) -> None:
+def build_gqa(config, model_dir: Path, dst: Path) -> None:
     """onnxruntime-genai's model builder on a Qwen3 folder, fp32 for the CPU, written as one self-contained file.
-    The builder reads a copy of config.json whose positions stop at the window, with full attention: generation
-    re-prefills from position 0 when the window is full, so no position reaches the window and a sliding window over
-    the cache masks nothing (and the rotary tables are one window long, not the config's 1,048,576 positions)."""
+    The builder reads generation's own cache config (`full_attention_config`: the cache is re-prefilled from position
+    0 before it outgrows the window, so a sliding window over it masks nothing) with positions that stop at the
+    window, so the rotary tables are one window long, not the config's 1,048,576 positions."""
     import onnx
     from onnxruntime_genai.models.builder import create_model, parse_extra_options
 
-    config = json.loads((model_dir / "config.json").read_text())
-    window = config.get("sliding_window") or config["max_position_embeddings"]
-    config |= {"max_position_embeddings": window, "use_sliding_window": False, "sliding_window": None,
-               "layer_types": ["full_attention"] * config["num_hidden_layers"]}
+    capped = copy.copy(full_attention_config(config))
+    capped.max_position_embeddings, capped.use_sliding_window = context_length(config), False
     with tempfile.TemporaryDirectory() as tmp:
         src, built, cache = (Path(tmp) / name for name in ("src", "built", "cache"))
         src.mkdir()
-        (src / "config.json").write_text(json.dumps(config))
+        capped.to_json_file(src / "config.json")
         for f in model_dir.iterdir():  # weights and tokenizer, read in place
             if f.is_file() and f.name != "config.json":
                 (src / f.name).symlink_to(f.resolve())
@@ -181,15 +179,15 @@ class OnnxLM:
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self.config = config
         self.inputs, self.outputs = io_names(config.num_hidden_layers)
+        self.takes = {i.name for i in self.session.get_inputs()}  # the GQA file has no position_ids
 
     def forward(self, ids: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         past_len = past[0].shape[2]
         feeds = {"input_ids": ids, "attention_mask": np.ones((1, past_len + ids.shape[1]), dtype=np.int64),
                  "position_ids": np.arange(past_len, past_len + ids.shape[1], dtype=np.int64)[None]}
         feeds.update(zip(self.inputs[3:], past))
-        takes = {i.name for i in self.session.get_inputs()}  # the GQA file has no position_ids
         # outputs asked by name: the GQA file lists every layer's key before the values
-        logits, *present = self.session.run(self.outputs, {k: v for k, v in feeds.items() if k in takes})
+        logits, *present = self.session.run(self.outputs, {k: v for k, v in feeds.items() if k in self.takes})
         return logits, present
 
     def empty_past(self) -> list[np.ndarray]:
@@ -230,20 +228,22 @@ class OnnxDecoder:
         self.in_place = "position_ids" not in {i.name for i in self.session.get_inputs()}
         self.past, self.length, self.masks = [], 0, []
 
-    def _new_cache(self, n: int) -> None:
+    def _new_cache(self, n: int) -> list:
         import onnxruntime as ort
 
         heads, head_dim = kv_shape(self.config)
         slots = context_length(self.config) if self.in_place else 0  # in place: one window; else empty, growing
-        self.past = [ort.OrtValue.ortvalue_from_numpy(np.zeros((n, heads, slots, head_dim), dtype=np.float32))
-                     for _ in self.input_names[3:]]
-        # the attention masks of every length, made once per batch size (all ones: the samples share every length)
-        self.masks = [np.ones((n, k), dtype=np.int64) for k in range(context_length(self.config) + 1)]
+        return [ort.OrtValue.ortvalue_from_numpy(np.zeros((n, heads, slots, head_dim), dtype=np.float32))
+                for _ in self.input_names[3:]]
 
     def _run(self, ids: torch.Tensor) -> torch.Tensor:
         n, t = ids.shape
-        if not self.past or self.masks[0].shape[0] != n:
-            self._new_cache(n)
+        if not self.masks or self.masks[0].shape[0] != n:  # a new batch size: its masks, and a new cache
+            # the attention masks of every length (all ones: the samples share every length)
+            self.masks = [np.ones((n, k), dtype=np.int64) for k in range(context_length(self.config) + 1)]
+            self.past = []
+        if not self.past:
+            self.past = self._new_cache(n)
         binding = self.session.io_binding()
         binding.bind_cpu_input("input_ids", np.ascontiguousarray(ids.cpu().numpy(), dtype=np.int64))
         binding.bind_cpu_input("attention_mask", self.masks[self.length + t])
@@ -409,7 +409,7 @@ def run_export(args: ExportArguments, log=print) -> dict:
     def optimized(path: Path) -> None:
         # onnxruntime-genai's builder covers Qwen3, not GPT-2: GPT-2's file is the last-logits export.
         if model.config.model_type == "qwen3":
-            return build_gqa(Path(args.model_dir), path)
+            return build_gqa(model.config, Path(args.model_dir), path)
         export(model, path, last_logits_only=True)
 
     write(OPTIMIZED, "optimize", optimized)
