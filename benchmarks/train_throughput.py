@@ -7,11 +7,13 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
 compiled with attention as matrix products and a softmax (cpu.yaml's): the median of 50 steps after 20, and its
-share of the bf16 peak measured here.
+share of the bf16 peak measured here. --end_to_end runs the recipe's whole training job (train_hf.py's, in a scratch
+folder) between two timings of its step as written, and prints the run's tokens/s as a share of the step's.
 
 MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
 line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
@@ -159,50 +161,85 @@ RECIPE_VARIANTS = {
 }
 
 
+class Intervals(TrainerCallback):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter())
+
+
+class RecipeStep:
+    """The recipe's own Trainer step on the real data (nothing saved), timed as the median of `steps - 20` steps after
+    20 (compilation and the first caches), with its share of the bf16 matrix peak, measured once per run."""
+
+    def __init__(self, config: str, extra: list[str], scratch: str, steps: int = 70):
+        self.config, self.extra, self.scratch, self.steps, self.peak = config, extra, scratch, steps, None
+
+    def time(self, name: str, flags: list[str]) -> tuple[float, float]:
+        """(median seconds per step, tokens per step) of the recipe with `flags` after its own."""
+        import statistics
+
+        from machado_gpt.training import prepare
+
+        folder = f"{self.scratch}/{name.replace(', ', '-').replace(' ', '_')}"
+        argv = ["--config", self.config, *flags, "--max_steps", str(self.steps), "--eval_strategy", "no",
+                "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", "--output_dir", folder,
+                "--model_dir", f"{folder}-model", *self.extra]
+        trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+        cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
+        tokens = batch * block
+        flops = flops_per_token(trainer.model.num_parameters(), cfg.num_hidden_layers, cfg.hidden_size, block)
+        if self.peak is None:  # the better of a square product and the model's own shape, as in main()
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            self.peak = max(matmul_tflops("bf16", device),
+                            matmul_tflops("bf16", device, tokens, cfg.hidden_size, cfg.intermediate_size
+                                          if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
+            print(f"bf16 matmul peak here: {self.peak:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
+        clock = Intervals()
+        trainer.add_callback(clock)
+        trainer.train()
+        median = statistics.median([b - a for a, b in zip(clock.times, clock.times[1:])][20:])
+        tps = tokens / median
+        print(f"recipe step, {name:<25}{median:.3f} s  {tps:10,.0f} tokens/s  "
+              f"{100 * tps * flops / 1e12 / self.peak:5.1f}% of the bf16 peak", flush=True)
+        return median, tokens
+
+
 def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
     """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, variant), and its share of
     the bf16 matrix peak measured here."""
-    import statistics
-
-    from machado_gpt.training import prepare
-
-    class Intervals(TrainerCallback):
-        def __init__(self):
-            self.times: list[float] = []
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.times.append(time.perf_counter())
-
-    medians = {}
     scratch = tempfile.mkdtemp(prefix="recipe-step-")  # nothing is saved; no earlier run's folder is in the way
-    peak = None
+    timer = RecipeStep(config, extra, scratch, steps)
+    medians = {}
     for optimizer in ("muon", "adamw"):
         for variant, flags in RECIPE_VARIANTS.items():
             name = f"{optimizer}, {variant}"
-            folder = f"{scratch}/{optimizer}-{variant.replace(', ', '-')}"
-            argv = ["--config", config, "--optimizer", optimizer, "--max_steps", str(steps), "--eval_strategy", "no",
-                    "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", *flags,
-                    "--output_dir", folder, "--model_dir", f"{folder}-model", *extra]
-            trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
-            cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
-            tokens = batch * block
-            flops = flops_per_token(trainer.model.num_parameters(), cfg.num_hidden_layers, cfg.hidden_size, block)
-            if peak is None:  # the better of a square product and the model's own shape, as in main()
-                device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-                peak = max(matmul_tflops("bf16", device),
-                           matmul_tflops("bf16", device, tokens, cfg.hidden_size, cfg.intermediate_size
-                                         if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
-                print(f"bf16 matmul peak here: {peak:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
-            clock = Intervals()
-            trainer.add_callback(clock)
-            trainer.train()
-            gaps = [b - a for a, b in zip(clock.times, clock.times[1:])][20:]  # after compilation and the first caches
-            medians[name] = statistics.median(gaps)
-            tps = tokens / medians[name]
-            print(f"recipe step, {name:<25}{medians[name]:.3f} s  {tps:10,.0f} tokens/s  "
-                  f"{100 * tps * flops / 1e12 / peak:5.1f}% of the bf16 peak", flush=True)
+            medians[name] = timer.time(name, ["--optimizer", optimizer, *flags])[0]
     shutil.rmtree(scratch, ignore_errors=True)
     return medians
+
+
+def end_to_end(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
+    """The recipe's whole training job (train_hf.py's: its time budget, evaluations, samples and saving, in a scratch
+    folder) between two timings of its own step, as written: the run's tokens/s over its training (what metrics.json
+    and `make all` report) against the step's, measured minutes apart in one process, so that a machine whose speed
+    drifts from one run to the next cannot make or break the ratio."""
+    from machado_gpt.training import train
+
+    scratch = tempfile.mkdtemp(prefix="end-to-end-")
+    timer = RecipeStep(config, extra, scratch, steps)
+    before, tokens = timer.time("as written, before", [])
+    metrics = train(*parse_recipe(["--config", config, "--output_dir", f"{scratch}/run", "--model_dir",
+                                   f"{scratch}/model", "--report_to", "none", *extra]))
+    after, _ = timer.time("as written, after", [])
+    step_tps, run_tps = tokens / ((before + after) / 2), metrics["train_tokens_per_second"]
+    print(f"whole run: {run_tps:,.0f} tokens/s over {metrics['max_steps']:,} steps = {100 * run_tps / step_tps:.1f}% "
+          f"of the recipe step's {step_tps:,.0f} tokens/s (the mean of before and after)", flush=True)
+    print("where the run's wall-clock went: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in
+                                                         metrics["time_seconds"].items()), flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {"run_tokens_per_second": run_tps, "step_tokens_per_second": step_tps}
 
 
 def main(argv=None):
@@ -221,11 +258,13 @@ def main(argv=None):
                                                           "eager and, with --compile, compiled")
     p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
                                                               "AdamW; fp32, bf16, bf16 compiled")
+    p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
+                                                             "timings of its own step; print the run's share of it")
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
-    if a.recipe_step:
+    if a.recipe_step or a.end_to_end:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
-        return recipe_steps(a.config, a.extra)
+        return end_to_end(a.config, a.extra) if a.end_to_end else recipe_steps(a.config, a.extra)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

@@ -41,6 +41,14 @@ def test_generation_speed_prints_both_speeds_and_the_ratios(tiny_model_dir, tmp_
     assert out.count("CPU: ") == 1 and "fp32 matrix-product peak measured in this run" in out
 
 
+@pytest.mark.slow  # three processes, each compiling: after the main suite
+def test_compile_guards_times_the_step_under_each_guard_setting(tiny_model_dir):
+    out = _run("benchmarks/compile_guards.py", "--model_dir", str(tiny_model_dir), "--repeats", "1")
+    rows = dict(re.findall(r"^(.+?)\s+([0-9]+) us  guard check\s+[0-9]+ us a call", out, re.M))
+    assert set(rows) == {"every guard", "no guards on nn modules (generate.py's)", "tensor guards only"}, out
+    assert all(float(us) > 0 for us in rows.values()) and out.startswith("CPU: ")
+
+
 def test_train_throughput_compares_trainer_with_a_plain_loop():
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--batch_size", "4", "--steps", "2",
                "--warmup", "1", "--precisions", "fp32", "--repeats", "1", "--profile")
@@ -49,18 +57,34 @@ def test_train_throughput_compares_trainer_with_a_plain_loop():
     assert "matrix products" in out and len(shares) == 8 and sum(shares) == pytest.approx(100, abs=0.5)
 
 
+def _recipe_throughput(mode: str, real_dataset, corpus_dir, char_tokenizer_dir) -> str:
+    """train_throughput.py's --recipe_step or --end_to_end on the tiny recipe and the real dataset."""
+    return _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", mode, "--", "--corpus_dir",
+                str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir", str(char_tokenizer_dir))
+
+
 @pytest.mark.slow  # about 40 s: after the main suite
 def test_recipe_step_times_each_optimizer_and_precision(real_dataset, corpus_dir, char_tokenizer_dir):
-    _, dataset_dir = real_dataset
-    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--recipe_step", "--",
-               "--corpus_dir", str(corpus_dir), "--dataset_dir", str(dataset_dir), "--tokenizer_dir",
-               str(char_tokenizer_dir))
+    out = _recipe_throughput("--recipe_step", real_dataset, corpus_dir, char_tokenizer_dir)
     assert out.count("CPU: ") == 1
     rows = re.findall(r"recipe step, (\w+, [\w, ]+?)\s+([0-9.]+) s\s+[0-9,]+ tokens/s\s+([0-9.]+)% of the bf16 peak", out)
     found = {name: (float(seconds), float(share)) for name, seconds, share in rows}
     assert set(found) == {f"{o}, {v}" for o in ("muon", "adamw") for v in ("fp32, SDPA, eager", "bf16, SDPA, eager",
                                                                                "bf16, compiled")}
     assert all(0 < seconds < 5 and 0 < share < 100 for seconds, share in found.values())
+
+
+@pytest.mark.slow  # about 30 s: after the main suite
+def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus_dir, char_tokenizer_dir):
+    out = _recipe_throughput("--end_to_end", real_dataset, corpus_dir, char_tokenizer_dir)
+    steps = dict(re.findall(r"recipe step, as written, (before|after)\s+([0-9.]+) s", out))
+    assert set(steps) == {"before", "after"} and all(0 < float(s) < 5 for s in steps.values())
+    run = re.search(r"whole run: ([0-9,]+) tokens/s over 20 steps = ([0-9.]+)% of the recipe step's ([0-9,]+) tokens/s",
+                    out)
+    assert run, out[-2000:]
+    run_tps, share, step_tps = (float(g.replace(",", "")) for g in run.groups())
+    assert share == pytest.approx(100 * run_tps / step_tps, abs=0.1) and 0 < share < 200
+    assert "where the run's wall-clock went: setup" in out and "final evaluations" in out
 
 
 def test_data_pipeline_times_every_step(tmp_path):

@@ -72,6 +72,31 @@ def test_compiled_step_compiles_once_over_300_tokens_past_the_window(tiny_model_
     assert len(rest) == 340 and warm + rest == eager
 
 
+@pytest.mark.slow  # compiles per family and batch size: after the main suite
+def test_compiled_step_reads_weights_and_batch_size_at_call_time(tiny_model_dirs):
+    """The compiled step skips dynamo's guards on the model's modules (generation.GUARD_FILTER), not on its inputs:
+    weights loaded into the same model after it was compiled are the ones used, and a batch of 3 writes eager's."""
+    from machado_gpt.generation import TorchDecoder, generate_texts
+
+    model, tok = _load(tiny_model_dirs)
+    ids = torch.tensor([tok("Capitu")["input_ids"]])
+
+    def next_logits(decoder):
+        decoder.prefill(ids)
+        return decoder.step(ids[:, -1:])
+
+    with torch.inference_mode():
+        compiled = TorchDecoder(model, compile=True)
+        trained = next_logits(compiled)
+        torch.manual_seed(1)  # the tiny model was made with seed 0: other weights
+        model.load_state_dict(AutoModelForCausalLM.from_config(model.config).state_dict())  # into the same tensors
+        fresh, eager = next_logits(compiled), next_logits(TorchDecoder(model))
+    assert (fresh - trained).abs().max() > 0.1 and torch.allclose(fresh, eager, atol=1e-4)
+    sampled = SamplingArguments(max_new_tokens=40, seed=1)
+    assert generate_texts(model, tok, "Capitu", sampled, 3, compile=True) == generate_texts(model, tok, "Capitu",
+                                                                                          sampled, 3)
+
+
 def test_batched_samples_are_one_batch_and_each_is_a_valid_continuation(tiny_model_dirs):
     """--num_samples: N continuations of one prompt in one batch, past the window: different from each other,
     reproducible with a seed, and at temperature 0 each is the single greedy text."""
