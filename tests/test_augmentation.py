@@ -60,7 +60,9 @@ def test_bpe_dropout_resegments_every_epoch_and_never_at_evaluation(tiny_argv, b
     for a, b in zip(keep.epochs, keep.epochs[1:]):
         assert a.shape == b.shape  # every epoch is the same number of steps
         assert not torch.equal(a, b)
-        assert not torch.equal(a[0], b[0])  # the same opening text, segmented differently
+        # The same opening texts, segmented differently, over the first four blocks (about 500 characters): one block
+        # of 64 tokens is about 66 merges, and two epochs segmenting it alike is rare but happened once in CI.
+        assert not torch.equal(a[:4], b[:4])
     for blocks in keep.epochs:  # a block may end inside a character: its last bytes decode to U+FFFD
         opening = tokenizer.decode(blocks[0]).rstrip("\ufffd")
         assert len(opening) > 40 and first_text.startswith(opening)
