@@ -29,7 +29,7 @@ import torch
 from machado_gpt.config import context_length
 from machado_gpt.evaluation import load_model
 from machado_gpt.generation import SamplingArguments, generate_batch, generate_full_recompute, generate_tokens
-from machado_gpt.hardware import device_description, matmul_tflops
+from machado_gpt.hardware import device_description, flops_per_token, matmul_tflops
 
 
 def main(argv=None):
@@ -95,14 +95,15 @@ def main(argv=None):
     c = model.config
     width = c.hidden_size
     peak = max(matmul_tflops("fp32", model.device), matmul_tflops("fp32", model.device, 1, width, 4 * width))
-    flops_per_token = 2 * model.num_parameters() + 4 * c.num_hidden_layers * width * window
+    flops = flops_per_token(model, window, training=False)
     print(device_description(model.device))
     print(f"model {model.num_parameters():,} parameters ({a.config or a.model_dir}), device {model.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, context {window}, "
           f"prompt {len(ids)} tokens, {a.max_new_tokens} new tokens, keep_fraction {a.keep_fraction}, best of {a.repeats}")
-    print(f"fp32 matrix-product peak measured in this run: {peak:.3f} TFLOP/s; {flops_per_token / 1e6:.2f} MFLOP per token")
+    print(f"fp32 matrix-product peak measured in this run: {peak:.3f} TFLOP/s; "
+          f"{flops / 1e6:.2f} MFLOP per token (matrix products)")
     for name, tps in speed.items():
-        print(f"{name:40s} {tps:10.1f} tokens/s  {100 * tps * flops_per_token / (peak * 1e12):5.2f}% of the fp32 peak")
+        print(f"{name:40s} {tps:10.1f} tokens/s  {100 * tps * flops / (peak * 1e12):5.2f}% of the fp32 peak")
     ratios = {"eager": speed["KV cache + re-prefill"] / speed["full recompute (thesis)"]}
     if a.compile:
         ratios["compiled"] = speed["KV cache + re-prefill, compiled"] / speed["full recompute, compiled"]

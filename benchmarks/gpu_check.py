@@ -206,7 +206,7 @@ def timed_trainer(model_args, opt, training, tokenizer, blocks, precision: str, 
     from transformers import TrainerCallback
 
     from machado_gpt.config import build_model
-    from machado_gpt.hardware import synchronize
+    from machado_gpt.hardware import flops_per_token, synchronize
     from machado_gpt.training import MachadoTrainer
 
     warmup = 5
@@ -242,18 +242,13 @@ def timed_trainer(model_args, opt, training, tokenizer, blocks, precision: str, 
            "batch": f"{args.per_device_train_batch_size} x {model_args.block_size}", "timed_steps": clock.steps,
            "seconds": round(clock.seconds, 1), "warmup_seconds": round(clock.warmup_seconds, 1),
            "tokens_per_second": round(clock.steps * tokens / max(clock.seconds, 1e-9), 1),
-           "flops_per_token": flops_per_token(model, model_args), "tokens_per_step": tokens}
+           "flops_per_token": flops_per_token(model, model_args.block_size), "tokens_per_step": tokens}
     if agreement:
         row["loss_agreement"] = loss_agreement(model, model_args, tokenizer, blocks, device)
     del trainer, model
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return row
-
-
-def flops_per_token(model, model_args) -> int:
-    """Training FLOPs per token: 6 x parameters + attention's 12 x n_layer x n_embd x block (PaLM's count)."""
-    return 6 * model.num_parameters() + 12 * model_args.n_layer * model_args.n_embd * model_args.block_size
 
 
 # ------------------------------------------------------------------------------------------------------- stage (c)

@@ -8,6 +8,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --allocator --repeats 3   # glibc's malloc as is, and tuned
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
@@ -15,7 +16,8 @@ compiled with attention as matrix products and a softmax (cpu.yaml's): the media
 share of the bf16 peak measured here. --end_to_end runs the recipe's whole training job (train_hf.py's, in a scratch
 folder) between two timings of its step as written, and prints the run's tokens/s as a share of the step's.
 
-MFU = 6 * parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count) against the peak of the
+MFU = 6 * matrix parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count; the input
+embedding, a lookup, is not a matrix product: machado_gpt.hardware.flops_per_token) against the peak of the
 line's own precision, measured in the same run (machado_gpt.hardware.matmul_tflops): the better of a square product
 (3072 on a CPU, 8192 on a GPU) and one of the model's own shape. A bf16 step divided by the fp32 peak would overstate
 it by the ratio of the two peaks (2.2x on an AVX512-BF16 CPU).
@@ -24,29 +26,20 @@ it by the ratio of the two peaks (2.2x on an AVX512-BF16 CPU).
 from __future__ import annotations
 
 import argparse
+import re
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from machado_gpt.config import build_model, parse_recipe
+from machado_gpt.config import VocabularyShape, build_model, parse_recipe
 from machado_gpt.data import BlockDataset
-from machado_gpt.hardware import cpu_supports_bf16, device_description, matmul_tflops
-
-
-class FakeTokenizer:
-    """Just what build_model reads: a vocabulary size and the special ids (the char vocabulary's shape)."""
-
-    bos_token_id = eos_token_id = 0
-    pad_token_id = 1
-
-    def __init__(self, size: int):
-        self.size = size
-
-    def __len__(self) -> int:
-        return self.size
+from machado_gpt.hardware import cpu_supports_bf16, device_description, flops_per_token, keep_freed_memory, matmul_tflops
 
 
 class StepTimer(TrainerCallback):
@@ -119,7 +112,9 @@ CATEGORIES = (
     ("attention kernel", ("scaled_dot_product", "flash_attention", "_efficient_attention")),
     ("loss (log-softmax, NLL)", ("cross_entropy", "log_softmax", "nll_loss")),
     ("optimizer step", ("Optimizer.step", "_foreach", "adamw", "lerp", "addcmul", "addcdiv", "sqrt")),
-    ("compiled fused kernels", ("cpp_fused", "Torch-Compiled Region", "CompiledFunction", "triton_")),
+    ("compiled fused kernels", ("cpp_fused", "triton_")),
+    ("compiled graphs' own code (around their kernels)", ("CompiledFxGraph", "Torch-Compiled Region",
+                                                          "CompiledFunction")),
     ("casts and copies", ("aten::copy_", "aten::to", "aten::_to_copy", "aten::clone", "aten::contiguous", "aten::cat")),
     ("elementwise (norms, rotary, activations)", ("aten::mul", "aten::add", "aten::rsqrt", "aten::pow", "aten::mean",
                                                   "aten::silu", "aten::neg", "aten::sub", "aten::div", "aten::sum",
@@ -127,9 +122,10 @@ CATEGORIES = (
 )
 
 
-def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5) -> dict[str, float]:
+def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5):
     """torch.profiler over `steps` training steps of the plain loop (after two unprofiled ones): each category's
-    share of the profiled self time, the rest as 'other (framework, Python, data)'."""
+    share of the profiled self time, the rest as 'other (framework, Python, data)', and the five largest compiled
+    kernels with their shares."""
     from torch.profiler import ProfilerActivity, profile
 
     step = plain_step(model, blocks, batch_size, bf16, device, compile)
@@ -145,12 +141,9 @@ def profile_step(model, blocks, batch_size, bf16, device, compile=False, steps=5
                         "other (framework, Python, data)")
         totals[category] += event.self_cpu_time_total
     whole = sum(totals.values()) or 1.0
-    return {name: 100 * t / whole for name, t in totals.items()}
-
-
-def flops_per_token(n_params: int, n_layer: int, n_embd: int, block: int) -> int:
-    """PaLM's count: 6 FLOPs per parameter (forward and backward) plus attention's 12 * n_layer * n_embd * block."""
-    return 6 * n_params + 12 * n_layer * n_embd * block
+    kernels = sorted(((e.key, e.self_cpu_time_total) for e in prof.key_averages() if "cpp_fused" in e.key),
+                     key=lambda kv: -kv[1])[:5]
+    return {name: 100 * t / whole for name, t in totals.items()}, [(k, 100 * t / whole) for k, t in kernels]
 
 
 # --recipe_step's variants: the flags each adds to the recipe (after the optimizer's).
@@ -162,11 +155,15 @@ RECIPE_VARIANTS = {
 
 
 class Intervals(TrainerCallback):
+    """The clock and the process's page faults (minor: a page of memory touched for the first time) at every step."""
+
     def __init__(self):
         self.times: list[float] = []
+        self.faults: list[int] = []
 
     def on_step_end(self, args, state, control, **kwargs):
         self.times.append(time.perf_counter())
+        self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 
 
 class RecipeStep:
@@ -189,7 +186,7 @@ class RecipeStep:
         trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
         cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
         tokens = batch * block
-        flops = flops_per_token(trainer.model.num_parameters(), cfg.num_hidden_layers, cfg.hidden_size, block)
+        flops = flops_per_token(trainer.model, block)
         if self.peak is None:  # the better of a square product and the model's own shape, as in main()
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             self.peak = max(matmul_tflops("bf16", device),
@@ -200,9 +197,11 @@ class RecipeStep:
         trainer.add_callback(clock)
         trainer.train()
         median = statistics.median([b - a for a, b in zip(clock.times, clock.times[1:])][20:])
+        faults = statistics.median([b - a for a, b in zip(clock.faults, clock.faults[1:])][20:])
         tps = tokens / median
         print(f"recipe step, {name:<25}{median:.3f} s  {tps:10,.0f} tokens/s  "
-              f"{100 * tps * flops / 1e12 / self.peak:5.1f}% of the bf16 peak", flush=True)
+              f"{100 * tps * flops / 1e12 / self.peak:5.1f}% of the bf16 peak  {faults:8,.0f} page faults a step",
+              flush=True)
         return median, tokens
 
 
@@ -242,6 +241,41 @@ def end_to_end(config: str, extra: list[str], steps: int = 70) -> dict[str, floa
     return {"run_tokens_per_second": run_tps, "step_tokens_per_second": step_tps}
 
 
+ALLOCATOR_MODES = ("glibc's defaults", "freed memory kept")
+
+
+def allocator(config: str, extra: list[str], repeats: int = 3) -> dict[str, float]:
+    """The recipe's step with glibc's malloc as it comes and with hardware.keep_freed_memory (what every training run
+    on a CPU sets), each in its own process (the setting is per process and holds until it exits), alternating
+    `repeats` times; the best median step of each, and its page faults."""
+    best: dict[str, tuple[float, str]] = {}
+    for repeat in range(repeats):
+        for mode in ALLOCATOR_MODES:
+            out = subprocess.run([sys.executable, __file__, "--config", config, "--allocator_mode", mode, "--", *extra],
+                                 capture_output=True, text=True, check=True).stdout
+            line = next(x for x in out.splitlines() if x.startswith("recipe step"))
+            print(f"repeat {repeat + 1}: {line}", flush=True)
+            seconds = float(re.search(r"\s([0-9.]+) s ", line).group(1))
+            if mode not in best or seconds < best[mode][0]:
+                best[mode] = (seconds, line)
+    print(f"best of {repeats}:")
+    for mode in ALLOCATOR_MODES:
+        print(best[mode][1])
+    ratio = best[ALLOCATOR_MODES[0]][0] / best[ALLOCATOR_MODES[1]][0]
+    print(f"ratio, freed memory kept / glibc's defaults: {ratio:.2f}x", flush=True)
+    return {mode: seconds for mode, (seconds, _) in best.items()}
+
+
+def allocator_child(config: str, extra: list[str], mode: str) -> None:
+    import machado_gpt.training
+
+    if mode == ALLOCATOR_MODES[0]:  # this process only: training applies the setting in prepare()
+        machado_gpt.training.keep_freed_memory = lambda: False
+    scratch = tempfile.mkdtemp(prefix="allocator-")
+    RecipeStep(config, extra, scratch).time(mode, [])
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="configs/machado-gpt-28m.yaml")
@@ -260,13 +294,29 @@ def main(argv=None):
                                                               "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
                                                              "timings of its own step; print the run's share of it")
+    p.add_argument("--allocator", action="store_true", help="the recipe's step with glibc's malloc as it comes and "
+                                                            "with freed memory kept (hardware.keep_freed_memory)")
+    p.add_argument("--allocator_mode", choices=ALLOCATOR_MODES, help=argparse.SUPPRESS)  # --allocator's processes
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
+    if a.allocator_mode:
+        return allocator_child(a.config, a.extra, a.allocator_mode)
+    if a.allocator:
+        print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
+        return allocator(a.config, a.extra, a.repeats)
     if a.recipe_step or a.end_to_end:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
         return end_to_end(a.config, a.extra) if a.end_to_end else recipe_steps(a.config, a.extra)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
+    if not cuda:
+        keep_freed_memory()  # as every training run on a CPU does (training.prepare)
+        if a.profile and a.compile:
+            from torch._inductor import config as inductor
+
+            # Each fused C++ kernel a profiler event of its own (else they hide in their graph's call): set before
+            # the first compilation, which the timed runs do; it adds a few hundred ns to each kernel's call.
+            inductor.cpp.enable_kernel_profile = True
     device = torch.device("cuda" if cuda else "cpu")
     if a.precisions is None:
         a.precisions = "fp32,bf16" if cuda or cpu_supports_bf16() else "fp32"
@@ -286,8 +336,8 @@ def main(argv=None):
         peaks[precision] = a.peak_tflops or max(square, own)
         print(f"{precision} matmul peak here: {square:.3f} TFLOP/s square, {own:.3f} on the model's shape "
               f"({batch * T} x {C} @ {C} x {model_args.n_inner or 4 * C})", flush=True)
-    n_params = build_model(model_args, FakeTokenizer(a.vocab_size)).num_parameters()
-    flops = flops_per_token(n_params, model_args.n_layer, model_args.n_embd, T)
+    probe = build_model(model_args, VocabularyShape(a.vocab_size))
+    n_params, flops = probe.num_parameters(), flops_per_token(probe, T)
     print(f"{name}; model {n_params:,} parameters; batch {batch} x {T} tokens; {a.steps} timed steps after "
           f"{a.warmup} warm-up; torch threads {torch.get_num_threads()}; CPU native bf16: {cpu_supports_bf16()}", flush=True)
     results: dict[tuple[str, str], float] = {}
@@ -297,7 +347,7 @@ def main(argv=None):
             bf16, compile = precision.startswith("bf16"), precision.endswith("+compile")
             for loop_name, loop in (("plain PyTorch", plain_loop), ("Trainer", trainer_loop)):
                 torch.manual_seed(0)
-                model = build_model(model_args, FakeTokenizer(a.vocab_size))
+                model = build_model(model_args, VocabularyShape(a.vocab_size))
                 tps, warmup_s = loop(model, blocks, batch, a.steps, a.warmup, bf16, device, compile=compile)
                 results[(precision, loop_name)] = max(tps, results.get((precision, loop_name), 0.0))
                 print(f"repeat {repeat + 1}: {precision:>12} {loop_name:<14}{tps:12,.0f} tokens/s  "
@@ -323,12 +373,14 @@ def main(argv=None):
         bf16 = "bf16" in a.precisions
         for compile in (False, True) if a.compile else (False,):
             torch.manual_seed(0)
-            shares = profile_step(build_model(model_args, FakeTokenizer(a.vocab_size)), blocks, batch, bf16, device,
-                                  compile=compile)
+            shares, kernels = profile_step(build_model(model_args, VocabularyShape(a.vocab_size)), blocks, batch,
+                                           bf16, device, compile=compile)
             print(f"profile of 5 {'bf16' if bf16 else 'fp32'} steps, plain loop{', compiled' if compile else ''}: "
                   f"share of the profiled time")
             for name, share in sorted(shares.items(), key=lambda kv: -kv[1]):
-                print(f"  {name:<44}{share:6.1f}%")
+                print(f"  {name:<50}{share:6.1f}%")
+            for name, share in kernels:  # inductor names a kernel after the operators it fused
+                print(f"  kernel {share:5.1f}%  {name}")
     return results
 
 

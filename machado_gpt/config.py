@@ -177,6 +177,20 @@ def resolve_run_length(argv: Sequence[str], run: RunArguments, training: Trainin
     run.time_budget, run.time_budget_seconds = None, None
 
 
+class VocabularyShape:
+    """Just what build_model reads from a tokenizer (its size and the special ids, the char vocabulary's), for a model
+    built without one: the throughput benchmark, the FLOP-count test."""
+
+    bos_token_id = eos_token_id = 0
+    pad_token_id = 1
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> PreTrainedModel:
     """The only place a model config is made. Vocabulary and special ids come from the tokenizer: the configs'
     defaults (GPT-2's 50257 tokens, bos = eos = 50256) are wrong for our vocabularies."""

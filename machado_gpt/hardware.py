@@ -78,3 +78,46 @@ def matmul_tflops(precision: str, device: torch.device, m: int | None = None, k:
         if i >= 2:
             best = min(best, time.perf_counter() - start)
     return 2 * m * k * n / best / 1e12
+
+
+def matmul_parameters(model: torch.nn.Module) -> int:
+    """Parameters that enter a matrix product at every token: all but the embedding tables that are only looked up
+    (the input embedding when the output head has a matrix of its own, as Qwen3's here; GPT-2's learned positions).
+    A lookup costs no FLOPs: counting the main model's input embedding would overstate its step's FLOPs by 22%. A
+    tied table is the output head's matrix too, so it counts."""
+    head = model.get_output_embeddings()
+    head_weight = head.weight if head is not None else None
+    looked_up = sum(m.weight.numel() for m in model.modules()
+                    if isinstance(m, torch.nn.Embedding) and m.weight is not head_weight)
+    return model.num_parameters() - looked_up
+
+
+def flops_per_token(model: torch.nn.Module, context: int, training: bool = True) -> int:
+    """Matrix-product FLOPs per token, PaLM's count (Chowdhery et al. 2022, appendix B): 6 per matrix parameter for
+    a training step (forward and backward; 2 when generating) plus attention's scores and weighted sum over
+    `context` positions, 12 x layers x attention width x context (4 x ... when generating). torch's FlopCounterMode
+    agrees on a real step within the norms' gains (tests)."""
+    c = model.config
+    width = c.num_attention_heads * (getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads)
+    per_parameter, attention = (6, 12) if training else (2, 4)
+    return per_parameter * matmul_parameters(model) + attention * c.num_hidden_layers * width * context
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep freed memory for the next step instead of returning it to the system.
+
+    A training step on a CPU allocates and frees the same large activations every step (the main model's logits
+    alone are 32 MB). glibc serves blocks over its mmap threshold with fresh mappings and unmaps them when freed, and
+    trims the heap's top above 128 KB, so every step faulted its activations' pages in again: 39,000 page faults a
+    step, 0.242 s against 0.186 s with this setting, in one process, alternating every 10 steps
+    (docs/performance.md). It is what Intel's PyTorch CPU guide gets from swapping in jemalloc or tcmalloc, done with
+    glibc's own knobs at run time (mallopt): no mmap for large blocks (glibc still falls back to mmap when the heap
+    cannot grow) and no trimming. The process then holds its peak memory until it exits. Returns whether it applied
+    (glibc only; elsewhere nothing changes)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    import ctypes
+
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # malloc.h
+    libc = ctypes.CDLL(None)  # this process's own C library
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))  # an int: 2 GiB
