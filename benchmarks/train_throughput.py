@@ -8,7 +8,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
-    python benchmarks/train_throughput.py --config configs/cpu.yaml --allocator --repeats 3   # glibc's malloc as is, and tuned
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --ab allocator --repeats 3   # one change at a time
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
@@ -199,7 +199,7 @@ class RecipeStep:
         median = statistics.median([b - a for a, b in zip(clock.times, clock.times[1:])][20:])
         faults = statistics.median([b - a for a, b in zip(clock.faults, clock.faults[1:])][20:])
         tps = tokens / median
-        print(f"recipe step, {name:<25}{median:.3f} s  {tps:10,.0f} tokens/s  "
+        print(f"recipe step, {name:<25} {median:.3f} s  {tps:10,.0f} tokens/s  "
               f"{100 * tps * flops / 1e12 / self.peak:5.1f}% of the bf16 peak  {faults:8,.0f} page faults a step",
               flush=True)
         return median, tokens
@@ -241,37 +241,47 @@ def end_to_end(config: str, extra: list[str], steps: int = 70) -> dict[str, floa
     return {"run_tokens_per_second": run_tps, "step_tokens_per_second": step_tps}
 
 
-ALLOCATOR_MODES = ("glibc's defaults", "freed memory kept")
+# --ab's comparisons: (as training runs now, the alternative). Each process applies its mode's change to itself only.
+AB_MODES = {
+    "allocator": ("freed memory kept", "glibc's defaults"),
+    "fp32_outputs": ("accelerate's fp32 outputs", "outputs as the model computes them"),
+}
 
 
-def allocator(config: str, extra: list[str], repeats: int = 3) -> dict[str, float]:
-    """The recipe's step with glibc's malloc as it comes and with hardware.keep_freed_memory (what every training run
-    on a CPU sets), each in its own process (the setting is per process and holds until it exits), alternating
-    `repeats` times; the best median step of each, and its page faults."""
+def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict[str, float]:
+    """The recipe's step in two settings, each in its own process (a setting holds until its process exits),
+    alternating `repeats` times; the best median step of each, and its page faults. `allocator`: glibc's malloc as
+    it comes against hardware.keep_freed_memory (what every training run on a CPU sets). `fp32_outputs`: accelerate's
+    bf16 wrapper converts the model's outputs to fp32, inside the compiled graph, the 32-MB logits included, which
+    the loss (computed inside the model, in fp32) never reads; the alternative leaves them as computed."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
-        for mode in ALLOCATOR_MODES:
-            out = subprocess.run([sys.executable, __file__, "--config", config, "--allocator_mode", mode, "--", *extra],
+        for mode in reversed(AB_MODES[comparison]):
+            out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode, "--", *extra],
                                  capture_output=True, text=True, check=True).stdout
             line = next(x for x in out.splitlines() if x.startswith("recipe step"))
             print(f"repeat {repeat + 1}: {line}", flush=True)
             seconds = float(re.search(r"\s([0-9.]+) s ", line).group(1))
             if mode not in best or seconds < best[mode][0]:
                 best[mode] = (seconds, line)
+    now, other = AB_MODES[comparison]
     print(f"best of {repeats}:")
-    for mode in ALLOCATOR_MODES:
+    for mode in (other, now):
         print(best[mode][1])
-    ratio = best[ALLOCATOR_MODES[0]][0] / best[ALLOCATOR_MODES[1]][0]
-    print(f"ratio, freed memory kept / glibc's defaults: {ratio:.2f}x", flush=True)
+    print(f"ratio, {now} / {other}: {best[other][0] / best[now][0]:.2f}x", flush=True)
     return {mode: seconds for mode, (seconds, _) in best.items()}
 
 
-def allocator_child(config: str, extra: list[str], mode: str) -> None:
-    import machado_gpt.training
+def ab_child(config: str, extra: list[str], mode: str) -> None:
+    if mode == AB_MODES["allocator"][1]:  # training applies the setting in prepare()
+        import machado_gpt.training
 
-    if mode == ALLOCATOR_MODES[0]:  # this process only: training applies the setting in prepare()
         machado_gpt.training.keep_freed_memory = lambda: False
-    scratch = tempfile.mkdtemp(prefix="allocator-")
+    elif mode == AB_MODES["fp32_outputs"][1]:  # accelerate wraps the forward when Trainer prepares the model
+        import accelerate.accelerator
+
+        accelerate.accelerator.convert_outputs_to_fp32 = lambda forward: forward
+    scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -294,16 +304,16 @@ def main(argv=None):
                                                               "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
                                                              "timings of its own step; print the run's share of it")
-    p.add_argument("--allocator", action="store_true", help="the recipe's step with glibc's malloc as it comes and "
-                                                            "with freed memory kept (hardware.keep_freed_memory)")
-    p.add_argument("--allocator_mode", choices=ALLOCATOR_MODES, help=argparse.SUPPRESS)  # --allocator's processes
+    p.add_argument("--ab", choices=AB_MODES, help="the recipe's step as training runs it and with one change, in "
+                                                  "alternating processes: allocator, fp32_outputs")
+    p.add_argument("--ab_mode", choices=[m for pair in AB_MODES.values() for m in pair], help=argparse.SUPPRESS)
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
-    if a.allocator_mode:
-        return allocator_child(a.config, a.extra, a.allocator_mode)
-    if a.allocator:
+    if a.ab_mode:
+        return ab_child(a.config, a.extra, a.ab_mode)
+    if a.ab:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
-        return allocator(a.config, a.extra, a.repeats)
+        return ab(a.config, a.extra, a.ab, a.repeats)
     if a.recipe_step or a.end_to_end:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
         return end_to_end(a.config, a.extra) if a.end_to_end else recipe_steps(a.config, a.extra)

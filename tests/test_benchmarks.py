@@ -87,15 +87,19 @@ def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus
     assert "where the run's wall-clock went: setup" in out and "final evaluations" in out
 
 
-@pytest.mark.slow  # about 40 s: after the main suite
-def test_allocator_times_the_step_with_glibc_as_it_comes_and_tuned(real_dataset, corpus_dir, char_tokenizer_dir):
-    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--allocator", "--repeats", "1",
-               "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
+@pytest.mark.slow  # about 80 s: after the main suite
+@pytest.mark.parametrize("comparison, modes", [("allocator", ["glibc's defaults", "freed memory kept"]),
+                                               ("fp32_outputs", ["outputs as the model computes them",
+                                                                 "accelerate's fp32 outputs"])])
+def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
+                                                          modes):
+    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--ab", comparison, "--repeats",
+               "1", "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
                str(char_tokenizer_dir))
     rows = re.findall(r"repeat 1: recipe step, (.+?)\s+([0-9.]+) s .+?([0-9,]+) page faults a step", out)
-    assert [mode for mode, *_ in rows] == ["glibc's defaults", "freed memory kept"], out
+    assert [mode for mode, *_ in rows] == modes, out
     assert all(0 < float(seconds) < 5 for _, seconds, _ in rows)
-    assert re.search(r"ratio, freed memory kept / glibc's defaults: [0-9.]+x", out)
+    assert re.search(rf"ratio, {re.escape(modes[1])} / {re.escape(modes[0])}: [0-9.]+x", out)
 
 
 def test_data_pipeline_times_every_step(tmp_path):
