@@ -311,11 +311,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.ab_mode:
         return ab_child(a.config, a.extra, a.ab_mode)
-    if a.ab:
+    if a.ab or a.recipe_step or a.end_to_end:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
-        return ab(a.config, a.extra, a.ab, a.repeats)
-    if a.recipe_step or a.end_to_end:
-        print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
+        if a.ab:
+            return ab(a.config, a.extra, a.ab, a.repeats)
         return end_to_end(a.config, a.extra) if a.end_to_end else recipe_steps(a.config, a.extra)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()

@@ -107,13 +107,13 @@ def keep_freed_memory() -> bool:
     """Have glibc's malloc keep freed memory for the next step instead of returning it to the system.
 
     A training step on a CPU allocates and frees the same large activations every step (the main model's logits
-    alone are 32 MB). glibc serves blocks over its mmap threshold with fresh mappings and unmaps them when freed, and
-    trims the heap's top above 128 KB, so every step faulted its activations' pages in again: 39,000 page faults a
-    step, 0.242 s against 0.186 s with this setting, in one process, alternating every 10 steps
-    (docs/performance.md). It is what Intel's PyTorch CPU guide gets from swapping in jemalloc or tcmalloc, done with
-    glibc's own knobs at run time (mallopt): no mmap for large blocks (glibc still falls back to mmap when the heap
-    cannot grow) and no trimming. The process then holds its peak memory until it exits. Returns whether it applied
-    (glibc only; elsewhere nothing changes)."""
+    alone are 32 MB). glibc serves blocks over its mmap threshold with fresh mappings and unmaps them when freed,
+    and trims the heap's top above 128 KB, so every step faulted its activations' pages in again: 16,386 page faults
+    a step of the main recipe, 0.203 s against 0.177 s with this setting, best of 3 in alternating processes
+    (`benchmarks/train_throughput.py --ab allocator`, docs/performance.md). It is what Intel's PyTorch CPU guide
+    gets from swapping in jemalloc or tcmalloc, done with glibc's own knobs at run time (mallopt): no mmap for large
+    blocks (glibc still falls back to mmap when the heap cannot grow) and no trimming. The process then holds its
+    peak memory until it exits. Returns whether it applied (glibc only; elsewhere nothing changes)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     import ctypes

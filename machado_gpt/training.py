@@ -301,7 +301,7 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
             "without it; install g++ for the faster step")
     if not torch.cuda.is_available():
         args.dataloader_pin_memory = False  # pinning needs an accelerator; it only warns on a CPU
-        keep_freed_memory()  # a CPU step re-faulted its activations' pages every step: 1.3x (hardware.py)
+        keep_freed_memory()  # a CPU step re-faulted its activations' pages every step: 1.15x (hardware.py)
     config = resolved_config(data, tok, model_args, opt, run, args)
     if budget:
         config["training"]["max_steps"] = -1  # as given: the budget's placeholder bound is not part of the recipe
