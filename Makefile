@@ -78,7 +78,7 @@ search: install
 	$(PY) train_hf.py --config configs/search-cpu.yaml --hp_search optuna --n_trials 8
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=12
 
 test-slow: install venv-tf4 web-install   # other clients: transformers 4.57, onnxruntime, Node, Chromium, lm-eval
 	$(PY) -m pytest -q -m slow

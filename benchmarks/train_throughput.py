@@ -13,8 +13,9 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
 compiled with attention as matrix products and a softmax (cpu.yaml's): the median of 50 steps after 20, and its
-share of the bf16 peak measured here. --end_to_end runs the recipe's whole training job (train_hf.py's, in a scratch
-folder) between two timings of its step as written, and prints the run's tokens/s as a share of the step's.
+share of the peak of its own precision measured here. --end_to_end runs the recipe's whole training job (train_hf.py's,
+in a scratch folder) between two timings of its step as written, and prints the run's tokens/s as a share of the
+step's.
 
 MFU = 6 * matrix parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count; the input
 embedding, a lookup, is not a matrix product: machado_gpt.hardware.flops_per_token) against the peak of the
@@ -168,10 +169,11 @@ class Intervals(TrainerCallback):
 
 class RecipeStep:
     """The recipe's own Trainer step on the real data (nothing saved), timed as the median of `steps - 20` steps after
-    20 (compilation and the first caches), with its share of the bf16 matrix peak, measured once per run."""
+    20 (compilation and the first caches), with its share of the matrix peak of the precision it trains in, measured
+    once per run."""
 
     def __init__(self, config: str, extra: list[str], scratch: str, steps: int = 70):
-        self.config, self.extra, self.scratch, self.steps, self.peak = config, extra, scratch, steps, None
+        self.config, self.extra, self.scratch, self.steps, self.peaks = config, extra, scratch, steps, {}
 
     def time(self, name: str, flags: list[str]) -> tuple[float, float]:
         """(median seconds per step, tokens per step) of the recipe with `flags` after its own."""
@@ -183,16 +185,19 @@ class RecipeStep:
         argv = ["--config", self.config, *flags, "--max_steps", str(self.steps), "--eval_strategy", "no",
                 "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", "--output_dir", folder,
                 "--model_dir", f"{folder}-model", *self.extra]
-        trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+        trainer, _, _, precision = prepare(*parse_recipe(argv), log=lambda *a: None)
         cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
         tokens = batch * block
         flops = flops_per_token(trainer.model, block)
-        if self.peak is None:  # the better of a square product and the model's own shape, as in main()
+        # The peak of the precision the step runs in: on a CPU without bf16 instructions the recipe trains in fp32,
+        # and a share of the (emulated, slow) bf16 peak would read over 100%.
+        kind = precision if precision in ("bf16", "fp16") else "fp32"
+        if kind not in self.peaks:  # the better of a square product and the model's own shape, as in main()
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            self.peak = max(matmul_tflops("bf16", device),
-                            matmul_tflops("bf16", device, tokens, cfg.hidden_size, cfg.intermediate_size
-                                          if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
-            print(f"bf16 matmul peak here: {self.peak:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
+            self.peaks[kind] = max(matmul_tflops(kind, device),
+                                   matmul_tflops(kind, device, tokens, cfg.hidden_size, cfg.intermediate_size
+                                                 if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
+            print(f"{kind} matmul peak here: {self.peaks[kind]:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
         clock = Intervals()
         trainer.add_callback(clock)
         trainer.train()
@@ -200,14 +205,14 @@ class RecipeStep:
         faults = statistics.median([b - a for a, b in zip(clock.faults, clock.faults[1:])][20:])
         tps = tokens / median
         print(f"recipe step, {name:<25} {median:.3f} s  {tps:10,.0f} tokens/s  "
-              f"{100 * tps * flops / 1e12 / self.peak:5.1f}% of the bf16 peak  {faults:8,.0f} page faults a step",
+              f"{100 * tps * flops / 1e12 / self.peaks[kind]:5.1f}% of the {kind} peak  {faults:8,.0f} page faults a step",
               flush=True)
         return median, tokens
 
 
 def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
     """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, variant), and its share of
-    the bf16 matrix peak measured here."""
+    the matrix peak of its own precision measured here."""
     scratch = tempfile.mkdtemp(prefix="recipe-step-")  # nothing is saved; no earlier run's folder is in the way
     timer = RecipeStep(config, extra, scratch, steps)
     medians = {}
@@ -245,6 +250,7 @@ def end_to_end(config: str, extra: list[str], steps: int = 70) -> dict[str, floa
 AB_MODES = {
     "allocator": ("freed memory kept", "glibc's defaults"),
     "fp32_outputs": ("accelerate's fp32 outputs", "outputs as the model computes them"),
+    "rotary_table": ("rotary table", "rotary computed"),
 }
 
 
@@ -253,7 +259,9 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     alternating `repeats` times; the best median step of each, and its page faults. `allocator`: glibc's malloc as
     it comes against hardware.keep_freed_memory (what every training run on a CPU sets). `fp32_outputs`: accelerate's
     bf16 wrapper converts the model's outputs to fp32, inside the compiled graph, the 32-MB logits included, which
-    the loss (computed inside the model, in fp32) never reads; the alternative leaves them as computed."""
+    the loss (computed inside the model, in fp32) never reads; the alternative leaves them as computed.
+    `rotary_table`: training.RotaryTable (cos and sin looked up while training) against the model's own rotary
+    embedding, whose cos and sin the compiled backward recomputes for every batch row and head."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -281,6 +289,10 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         import accelerate.accelerator
 
         accelerate.accelerator.convert_outputs_to_fp32 = lambda forward: forward
+    elif mode == AB_MODES["rotary_table"][1]:  # training gives the model its table in prepare()
+        import machado_gpt.training
+
+        machado_gpt.training.tabulate_rotary = lambda model, positions: model
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)

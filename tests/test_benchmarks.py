@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, write_small_corpus
+from tests.conftest import FAMILIES, ROOT, write_small_corpus
 
 
 def _run(*argv: str) -> str:
@@ -67,11 +67,14 @@ def _recipe_throughput(mode: str, real_dataset, corpus_dir, char_tokenizer_dir) 
 def test_recipe_step_times_each_optimizer_and_precision(real_dataset, corpus_dir, char_tokenizer_dir):
     out = _recipe_throughput("--recipe_step", real_dataset, corpus_dir, char_tokenizer_dir)
     assert out.count("CPU: ") == 1
-    rows = re.findall(r"recipe step, (\w+, [\w, ]+?)\s+([0-9.]+) s\s+[0-9,]+ tokens/s\s+([0-9.]+)% of the bf16 peak", out)
-    found = {name: (float(seconds), float(share)) for name, seconds, share in rows}
+    rows = re.findall(r"recipe step, (\w+, [\w, ]+?)\s+([0-9.]+) s\s+[0-9,]+ tokens/s\s+([0-9.]+)% of the (\w+) peak",
+                      out)
+    found = {name: (float(seconds), float(share), peak) for name, seconds, share, peak in rows}
     assert set(found) == {f"{o}, {v}" for o in ("muon", "adamw") for v in ("fp32, SDPA, eager", "bf16, SDPA, eager",
                                                                                "bf16, compiled")}
-    assert all(0 < seconds < 5 and 0 < share < 100 for seconds, share in found.values())
+    assert all(0 < seconds < 5 and 0 < share < 100 for seconds, share, _ in found.values())
+    # each step against the peak of the precision it runs in (a fp32 step over an emulated bf16 peak once read 173%)
+    assert all(peak == name.split(", ")[1] for name, (_, _, peak) in found.items())
 
 
 @pytest.mark.slow  # about 30 s: after the main suite
@@ -90,12 +93,14 @@ def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus
 @pytest.mark.slow  # about 80 s: after the main suite
 @pytest.mark.parametrize("comparison, modes", [("allocator", ["glibc's defaults", "freed memory kept"]),
                                                ("fp32_outputs", ["outputs as the model computes them",
-                                                                 "accelerate's fp32 outputs"])])
+                                                                 "accelerate's fp32 outputs"]),
+                                               ("rotary_table", ["rotary computed", "rotary table"])])
 def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
                                                           modes):
+    family = FAMILIES["qwen3"] if comparison == "rotary_table" else []  # the table is RoPE's
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--ab", comparison, "--repeats",
                "1", "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
-               str(char_tokenizer_dir))
+               str(char_tokenizer_dir), *family)
     rows = re.findall(r"repeat 1: recipe step, (.+?)\s+([0-9.]+) s .+?([0-9,]+) page faults a step", out)
     assert [mode for mode, *_ in rows] == modes, out
     assert all(0 < float(seconds) < 5 for _, seconds, _ in rows)

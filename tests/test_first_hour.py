@@ -104,6 +104,7 @@ def test_an_experiment_cannot_replace_a_trained_model_without_a_word(budgeted, t
     assert metrics["max_steps"] == 1
 
 
+@pytest.mark.slow  # 26 s: make test stays under 7 minutes
 def test_a_finished_run_trains_further_when_asked_and_never_past_its_plan(budgeted, tmp_path):
     argv, _, _ = budgeted
     argv = [*argv, "--output_dir", str(tmp_path / "run"), "--model_dir", str(tmp_path / "model")]

@@ -137,6 +137,7 @@ def test_gpt2_takes_every_improvement_its_config_allows(char_tokenizer_dir):
         OptimizerArguments(optimizer="sgd")
 
 
+@pytest.mark.slow  # 27 s: make test stays under 7 minutes
 def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_path):
     budget = 25
     metrics = train_hf.main([*tiny_argv, "--max_steps", "-1", "--time_budget", f"{budget}s", "--model_type", "qwen3",

@@ -240,6 +240,41 @@ def test_mixed_precision_reaches_the_training_step(tiny_argv, tmp_path, precisio
     assert seen and set(seen) == {dtype}  # the training steps' logits: autocast's dtype, or fp32 without it
 
 
+def test_rotary_table_trains_as_the_model_computes_and_saves_nothing_of_its_own(tiny_argv):
+    """Training looks RoPE's cos and sin up in a table (training.RotaryTable: compiled, the backward recomputed them
+    for every batch row and head). The loss and every gradient are the model's own; evaluation, and positions past
+    the table, use the model's own rotary embedding; the state dict, and so the saved folder, has nothing added."""
+    import copy
+
+    from machado_gpt.training import RotaryTable, prepare
+
+    argv = [*tiny_argv, *FAMILIES["qwen3"], "--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no"]
+    trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+    model = trainer.model
+    table = model.model.rotary_emb
+    assert isinstance(table, RotaryTable) and table.cos.shape[0] == trainer.block_size
+    own = copy.deepcopy(model)
+    own.model.rotary_emb = own.model.rotary_emb.rotary  # the model as build_model makes it
+    assert list(model.state_dict()) == list(own.state_dict())
+    blocks = torch.stack([trainer.train_dataset[i]["input_ids"] for i in range(4)])
+
+    def loss_and_grads(m, ids):
+        m.zero_grad()
+        loss = m(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in m.parameters()]
+
+    computed = []  # the model's own rotary embedding, called only where the table is not used
+    table.rotary.register_forward_hook(lambda module, args, out: computed.append(args[1].shape[-1]))
+    for mode, ids in (("train", blocks), ("train", blocks.repeat(1, 2)), ("eval", blocks.repeat(1, 2))):
+        getattr(model, mode)(), getattr(own, mode)()
+        (a, grads_a), (b, grads_b) = loss_and_grads(model, ids), loss_and_grads(own, ids)
+        torch.testing.assert_close(a, b)
+        for ga, gb in zip(grads_a, grads_b):
+            torch.testing.assert_close(ga, gb)
+    assert computed == [2 * trainer.block_size, 2 * trainer.block_size]  # not for the training blocks
+
+
 def test_a_machine_without_a_cpp_compiler_trains_without_torch_compile(tiny_argv, monkeypatch):
     """cpu.yaml compiles its step; inductor needs a C++ compiler on a CPU, so without one the run trains eager and
     says why, instead of failing at the first step."""
