@@ -6,6 +6,7 @@ RECIPE  ?= configs/cpu.yaml
 export MACHADO_CORPUS_DIR ?= data/machado-de-assis
 
 MODEL   ?= machado-gpt
+DURATIONS ?= 12   # the slowest tests, printed by `make test` and `make test-slow`, so the next slowdown shows in CI
 
 .PHONY: all install venv-tf4 web-install data tokenizer train evaluate sample search export demo web test test-slow lint clean gpu-bundle gpu-check notebook headline curve
 
@@ -78,10 +79,10 @@ search: install
 	$(PY) train_hf.py --config configs/search-cpu.yaml --hp_search optuna --n_trials 8
 
 test: install
-	$(PY) -m pytest -q --durations=12
+	$(PY) -m pytest -q --durations=$(DURATIONS)
 
 test-slow: install venv-tf4 web-install   # other clients: transformers 4.57, onnxruntime, Node, Chromium, lm-eval
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=$(DURATIONS)
 
 # The GPU check (benchmarks/gpu_check.py): the bundle is built where pip reaches PyPI, then copied to the GPU machine,
 # which needs no network: `pip install --no-index` from it, then the three stages in at most 8 minutes.

@@ -172,10 +172,11 @@ def generate_samples(model, tokenizer, prompts: list[str], max_new_tokens: int, 
         torch.manual_seed(seed)
         for prompt in prompts:
             ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, -(window - 1):].to(model.device)
-            room = window - ids.shape[1]
+            new = min(max_new_tokens, window - ids.shape[1])
             gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, **DEFAULT_SAMPLING,
-                                 max_length=ids.shape[1] + min(max_new_tokens, room), pad_token_id=tokenizer.pad_token_id,
-                                 min_new_tokens=min(16, room))  # no <|endoftext|> right after the prompt
+                                 max_length=ids.shape[1] + new, pad_token_id=tokenizer.pad_token_id,
+                                 min_new_tokens=min(16, new))  # no <|endoftext|> right after the prompt; a
+            # minimum above the maximum only warns (transformers' "Unfeasible length constraints"), once per prompt
             out[prompt] = tokenizer.decode(gen[0], skip_special_tokens=True)
     model.train(was_training)
     return out

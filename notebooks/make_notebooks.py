@@ -9,11 +9,16 @@ The notebooks are stored without outputs (nbformat writes none here); CI execute
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
 
+from machado_gpt.i18n import number
+
 HERE = Path(__file__).resolve().parent
+# The main job's figure, as both READMEs quote it (benchmarks/headline.py writes the file after `make all`)
+HEADLINE = json.loads((HERE.parent / "docs/results/headline.json").read_text(encoding="utf-8"))
 FILES = {"pt": HERE / "anatomia_do_gpt.ipynb", "en": HERE / "anatomy_of_a_gpt.ipynb"}
 REPO_URL = "https://github.com/machado-gpt/machado-gpt"
 
@@ -56,7 +61,7 @@ import sys
 from pathlib import Path
 
 REPO_URL = "{REPO_URL}"
-QUICK = os.environ.get("MACHADO_NOTEBOOK_QUICK") == "1"  # CI: about a minute of training instead of five
+QUICK = os.environ.get("MACHADO_NOTEBOOK_QUICK") == "1"  # CI: 30 seconds of training instead of five minutes
 
 if "google.colab" in sys.modules and not Path("machado_gpt").is_dir():
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "machado-gpt"], check=True)
@@ -180,7 +185,7 @@ assert abs(loss - math.log(len(tok))) < 0.2'''),
 import train_hf
 from machado_gpt.evaluation import load_model
 
-BUDGET = "60s" if QUICK else "5m"
+BUDGET = "30s" if QUICK else "5m"
 RUN = [f"--output_dir=out/notebook/run-{BUDGET}", f"--model_dir=out/notebook/model-{BUDGET}", f"--time_budget={BUDGET}",
        "--logging_steps=5"]  # a loss every 5 steps: a short run's curve has points to draw
 main = Path("machado-gpt")
@@ -454,23 +459,23 @@ ax.legend()
 save(fig, "training-curve")'''),
     # ------------------------------------------------------------------------------------------------ 10. thesis
     ("md", {
-        "pt": "## 10. O TCC e o projeto, lado a lado\nMedido no mesmo computador de 2 núcleos, 10 minutos cada, no mesmo "
-              "conjunto de teste (README, *Results*):\n\n"
+        "pt": "## 10. O TCC e o projeto, lado a lado\nMedido em computadores de 2 núcleos, 10 minutos cada (uma hora na "
+              "última linha), no mesmo conjunto de teste (README, *Results*):\n\n"
               "| | parâmetros | bits por caractere (teste) |\n|---|---:|---:|\n"
               "| código do TCC (tamanho da varredura W&B) | 0,83 M | 2,415 |\n"
               "| PPMd ordem 8 (um compressor de 1999) | — | 1,839 |\n"
-              "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2.048) | 1,33 M | 1,677 |\n"
-              "| `configs/cpu-1h.yaml` (uma hora) | 5,7 M | 1,585 |\n\n"
+              "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2.048) | 1,33 M | {headline} |\n"
+              "| `configs/cpu-1h.yaml` (uma hora) | 5,7 M | 1,575 |\n\n"
               "De onde veio o ganho, na ablação do README (150 s por braço): Qwen3 + Muon + WSD 1,876 contra GPT-2 "
               "ajustado 2,037 e o GPT-2 + AdamW + cosseno da 1ª rodada 2,440; BPE 2.048 1,854 contra 512 (1,908). "
               "Ou seja: otimizador e cronograma, arquitetura, e tokenizador, nessa ordem.",
-        "en": "## 10. The thesis and the project, side by side\nMeasured on the same 2-core machine, 10 minutes each, "
-              "on the same test split (README, *Results*):\n\n"
+        "en": "## 10. The thesis and the project, side by side\nMeasured on 2-core machines, 10 minutes each (an hour in the "
+              "last row), on the same test split (README, *Results*):\n\n"
               "| | parameters | test bits per character |\n|---|---:|---:|\n"
               "| the thesis's code (its W&B sweep's size) | 0.83M | 2.415 |\n"
               "| PPMd order 8 (a 1999 compressor) | — | 1.839 |\n"
-              "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2,048) | 1.33M | 1.677 |\n"
-              "| `configs/cpu-1h.yaml` (one hour) | 5.7M | 1.585 |\n\n"
+              "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2,048) | 1.33M | {headline} |\n"
+              "| `configs/cpu-1h.yaml` (one hour) | 5.7M | 1.575 |\n\n"
               "Where the gain came from, in the README's ablation (150 s per arm): Qwen3 + Muon + WSD 1.876 against "
               "tuned GPT-2 2.037 and round 1's GPT-2 + AdamW + cosine 2.440; BPE 2,048 1.854 against 512 (1.908). "
               "That is: optimizer and schedule, architecture, and tokenizer, in that order.",
@@ -484,7 +489,9 @@ def build(lang: str) -> nbformat.NotebookNode:
                    "language_info": {"name": "python"}, "colab": {"provenance": []}}
     for kind, body in CELLS:
         if kind == "md":
-            nb.cells.append(nbformat.v4.new_markdown_cell(body[lang].replace("{colab}", colab(lang))))
+            text = body[lang].replace("{colab}", colab(lang))
+            text = text.replace("{headline}", number(HEADLINE["test_bits_per_char"], lang, 3))
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
         elif body == "LANG":
             cell = nbformat.v4.new_code_cell(f'LANG = "{lang}"  # the language of the figures\' labels')
             cell.metadata["tags"] = ["language"]

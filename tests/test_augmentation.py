@@ -111,12 +111,12 @@ def test_averaged_weights_are_saved_and_load_in_pipeline(tiny_argv, tmp_path, ki
         assert torch.allclose(load_file(tmp_path / "model/model.safetensors")[name], whole, atol=1e-4)
 
 
-@pytest.mark.slow  # about 90 s: after the main suite
+@pytest.mark.slow  # about 70 s: after the main suite
 def test_compute_curve_runs_two_budgets_and_writes_its_table_and_plot(real_dataset, corpus_dir, char_tokenizer_dir,
                                                                       tmp_path):
     _, dataset_dir = real_dataset
     proc = subprocess.run(
-        [sys.executable, "benchmarks/compute_curve.py", "--budgets", "20s,30s", "--max_chars", "3000",
+        [sys.executable, "benchmarks/compute_curve.py", "--budgets", "10s,20s", "--max_chars", "3000",
          "--dataset_dir", str(dataset_dir), "--output_dir", str(tmp_path / "curve"), "--plot",
          str(tmp_path / "curve.png"), "--", "--corpus_dir", str(corpus_dir), "--tokenizer_kind", "char",
          "--tokenizer_dir", str(char_tokenizer_dir), "--torch_compile", "false"],  # compiling would eat 20 s
@@ -124,16 +124,16 @@ def test_compute_curve_runs_two_budgets_and_writes_its_table_and_plot(real_datas
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert out.count("CPU: ") == 1
-    rows = re.findall(r"^\| (20s|30s) \| (\d+) x (\d+) \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", out,
+    rows = re.findall(r"^\| (10s|20s) \| (\d+) x (\d+) \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", out,
                       re.M)
-    assert [r[0] for r in rows] == ["20s", "30s"]
+    assert [r[0] for r in rows] == ["10s", "20s"]
     assert all(0 < float(r[7]) < 8 for r in rows)  # bits/char of a real, barely trained model
     assert int(rows[1][4].replace(",", "")) > int(rows[0][4].replace(",", ""))  # more time, more steps
     assert "fit: needs at least 3 budgets" in out and re.search(r"xz -9 on the same test text: [\d.]+", out)
     assert out.count("python train_hf.py --config configs/cpu.yaml") == 2
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     results = json.loads((tmp_path / "curve/results.json").read_text())
-    assert [r["arm"] for r in results["rows"]] == ["20s", "30s"] and results["fit"] is None
+    assert [r["arm"] for r in results["rows"]] == ["10s", "20s"] and results["fit"] is None
     (tmp_path / "curve.png").unlink()
     replot = subprocess.run([sys.executable, "benchmarks/compute_curve.py", "--replot", str(tmp_path / "curve/results.json"),
                              "--plot", str(tmp_path / "curve.png")], cwd=ROOT, capture_output=True, text=True)

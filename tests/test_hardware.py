@@ -46,25 +46,27 @@ applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 x, w, last = torch.randn(4096, 128), torch.randn(128, 2048), []
-for step in range(8):  # a step's logits, their softmax and its gradient: 32 MB each, allocated and freed
+for step in range(12):  # a step's logits, their softmax and its gradient: 32 MB each, allocated and freed
     before = faults()
     logits = x @ w
     p = logits.softmax(-1)
     g = p - 1
     del logits, p, g
     last.append(faults() - before)
-print(applied, sum(last[-3:]))
+print(applied, sorted(last[-5:])[2])  # the median of the last five steps
 """
 
 
 def test_keep_freed_memory_stops_a_step_from_faulting_its_activations_in_again():
     """Freed blocks stay with the process: once the heap has grown to a step's peak, the steps after fault no page
-    in, against about 24,600 pages (4 KB each) every step with glibc's defaults."""
+    in, against about 24,600 pages (4 KB each: 8,192 for each 32-MB block) every step with glibc's defaults. The
+    median of the last five steps, because a keeping heap may still grow by a block now and then (8,192 pages in the
+    last three steps of one run of this test, tenth stop), which glibc's defaults do for every block."""
     runs = {}
     for mode in ("default", "keep"):
         out = subprocess.run([sys.executable, "-c", FAULTS, mode], cwd=ROOT, capture_output=True, text=True, check=True)
         applied, faults = out.stdout.split()
         runs[mode] = int(faults)
     assert applied == "True"
-    assert runs["default"] > 3 * 16_000, runs  # every step faulted its blocks in again
+    assert runs["default"] > 16_000, runs  # every step faulted its blocks in again
     assert runs["keep"] < 1_000, runs

@@ -46,7 +46,7 @@ def test_committed_notebooks_are_what_the_generator_writes():
 def test_notebook_runs_top_to_bottom_on_the_real_corpus(lang, corpus_dir, monkeypatch):
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("MACHADO_NOTEBOOK_QUICK", "1")  # about a minute of training: the kernel inherits it
+    monkeypatch.setenv("MACHADO_NOTEBOOK_QUICK", "1")  # 30 s of training: the kernel inherits it
     monkeypatch.setenv("MACHADO_CORPUS_DIR", str(corpus_dir))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOKS[lang], as_version=4)

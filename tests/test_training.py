@@ -348,3 +348,20 @@ def test_a_sigkill_during_a_save_leaves_a_run_that_resumes(tiny_argv, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "skipping damaged checkpoint" in done.stdout and "checkpoint-10" in done.stdout
     assert json.loads((tmp_path / "model" / "metrics.json").read_text())["max_steps"] == 30
+
+
+def test_samples_during_training_keep_within_a_short_length_without_warnings(tiny_model_dir):
+    """A run's samples with a short --sample_max_new_tokens (the tiny recipes', the README test's 4): at most that
+    many tokens, and no "Unfeasible length constraints" warning from a minimum longer than the maximum."""
+    import warnings
+
+    from machado_gpt.evaluation import load_model
+    from machado_gpt.training import generate_samples
+
+    model, tok = load_model(str(tiny_model_dir))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples = generate_samples(model, tok, ["Capitu", "Era uma vez"], max_new_tokens=4, seed=0)
+    assert not [w for w in caught if "Unfeasible" in str(w.message)]
+    for prompt, text in samples.items():
+        assert text.startswith(prompt) and 0 < len(tok(text)["input_ids"]) - len(tok(prompt)["input_ids"]) <= 4
