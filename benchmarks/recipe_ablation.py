@@ -53,6 +53,10 @@ ARMS.update({
                                                    "--torch_compile", "false"],
     "speed: bf16, compiled, Muon (cpu.yaml)": [],
     "speed: bf16, compiled, AdamW": ["--optimizer", "adamw", "--learning_rate", "0.004"],
+    # Muon's Newton-Schulz in bf16, as torch iterates (before the eleventh stop), against the recipe's `auto`: fp32 on
+    # a CPU without bf16 instructions, where bf16 products are emulated (the same arm elsewhere).
+    "speed: Muon's Newton-Schulz in bf16 (before)": ["--muon_dtype", "bf16"],
+    "speed: Muon's Newton-Schulz in the machine's dtype (cpu.yaml)": [],
 })
 # The thesis's future work in the many-epoch regime, on a cheaper proxy: a fifth of every work's train text, so that
 # a 5-minute budget is about 5 epochs (Trainer reshuffles the blocks at every epoch already).

@@ -9,6 +9,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --ab allocator --repeats 3   # one change at a time
+    python benchmarks/train_throughput.py --config configs/cpu-1h.yaml --ab newton_schulz          # Muon's dtype
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
@@ -251,6 +252,7 @@ AB_MODES = {
     "allocator": ("freed memory kept", "glibc's defaults"),
     "fp32_outputs": ("accelerate's fp32 outputs", "outputs as the model computes them"),
     "rotary_table": ("rotary table", "rotary computed"),
+    "newton_schulz": ("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16"),
 }
 
 
@@ -261,7 +263,9 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     bf16 wrapper converts the model's outputs to fp32, inside the compiled graph, the 32-MB logits included, which
     the loss (computed inside the model, in fp32) never reads; the alternative leaves them as computed.
     `rotary_table`: training.RotaryTable (cos and sin looked up while training) against the model's own rotary
-    embedding, whose cos and sin the compiled backward recomputes for every batch row and head."""
+    embedding, whose cos and sin the compiled backward recomputes for every batch row and head. `newton_schulz`:
+    Muon's orthogonalisation in optim.newton_schulz_dtype (fp32 on a CPU without bf16 instructions, bf16 elsewhere,
+    where the two arms are the same) against bf16 everywhere, as torch's Muon does."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -293,6 +297,8 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         import machado_gpt.training
 
         machado_gpt.training.tabulate_rotary = lambda model, positions: model
+    elif mode == AB_MODES["newton_schulz"][1]:  # the recipe's own option
+        extra = [*extra, "--muon_dtype", "bf16"]
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)
@@ -317,7 +323,7 @@ def main(argv=None):
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
                                                              "timings of its own step; print the run's share of it")
     p.add_argument("--ab", choices=AB_MODES, help="the recipe's step as training runs it and with one change, in "
-                                                  "alternating processes: allocator, fp32_outputs")
+                                                  "alternating processes: " + ", ".join(AB_MODES))
     p.add_argument("--ab_mode", choices=[m for pair in AB_MODES.values() for m in pair], help=argparse.SUPPRESS)
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)

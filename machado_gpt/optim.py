@@ -17,9 +17,11 @@ from torch import nn
 from torch.optim._muon import _adjust_lr
 from transformers import TrainingArguments, get_scheduler
 
+from .hardware import DTYPES, cpu_supports_bf16
 from .utils import MachadoError
 
 OPTIMIZERS = ("adamw", "muon")
+MUON_DTYPES = ("auto", "bf16", "fp32")
 
 
 @dataclass
@@ -32,6 +34,9 @@ class OptimizerArguments:
     muon_momentum: float = field(default=0.95, metadata={"help": "Muon's Nesterov momentum"})
     decay_fraction: float = field(default=0.4, metadata={
         "help": "lr_scheduler_type warmup_stable_decay: share of the steps spent decaying to 0 (a long cooldown)"})
+    muon_dtype: str = field(default="auto", metadata={
+        "help": "Muon's Newton-Schulz iteration: auto (bf16 where the machine multiplies bf16 natively, fp32 on a CPU "
+                "without bf16 instructions, where bf16 is emulated and slower), bf16 (torch's Muon), fp32"})
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -39,6 +44,9 @@ class OptimizerArguments:
                                   choices=", ".join(OPTIMIZERS))
         if not self.muon_learning_rate > 0:
             raise MachadoError.of("muon_lr", value=str(self.muon_learning_rate))
+        if self.muon_dtype not in MUON_DTYPES:
+            raise MachadoError.of("unknown_choice", name="muon_dtype", value=repr(self.muon_dtype),
+                                  choices=", ".join(MUON_DTYPES))
         if not 0 < self.decay_fraction <= 1:
             raise MachadoError.of("decay_fraction", value=str(self.decay_fraction))
 
@@ -66,13 +74,25 @@ def named_param_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     return groups
 
 
+def newton_schulz_dtype(device: torch.device, choice: str = "auto") -> torch.dtype:
+    """The dtype of Muon's Newton-Schulz iteration for `muon_dtype` (bf16, fp32, or auto). auto: bf16, as torch's
+    Muon iterates, where the machine multiplies bf16 natively (a GPU, a CPU with AVX512-BF16 or AMX); fp32 on a CPU
+    without bf16 instructions, which emulates bf16 products: on a 2-core Xeon the recipes' whole training step ran
+    1.43x faster with the iteration in fp32 for cpu-1h.yaml's 5.7M model and 1.15x for cpu.yaml's 1.3M
+    (`benchmarks/train_throughput.py --ab newton_schulz`). fp32 is the same iteration, rounded less."""
+    if choice != "auto":
+        return DTYPES[choice]
+    return torch.bfloat16 if device.type == "cuda" or cpu_supports_bf16() else torch.float32
+
+
 def orthogonalize(updates: list[torch.Tensor], ns_coefficients: tuple[float, float, float], ns_steps: int,
-                  eps: float) -> list[torch.Tensor]:
+                  eps: float, dtype: torch.dtype = torch.bfloat16) -> list[torch.Tensor]:
     """torch.optim.Muon's quintic Newton-Schulz iteration (its `_zeropower_via_newtonschulz`: bf16, wide orientation,
     Frobenius-normalised, the same coefficients), run once per shape on the stacked matrices instead of once per
-    matrix. A model's hidden matrices come in two or three shapes (attention's d x d, the MLP's d x 8d/3 and its
-    transpose), so 28 matrices of the main model become 2 batched products per iteration step. torch's Muon has no
-    foreach path yet; its loop of small products cost 22% of the compiled step (docs/performance.md)."""
+    matrix, in `dtype` (newton_schulz_dtype). A model's hidden matrices come in two or three shapes (attention's
+    d x d, the MLP's d x 8d/3 and its transpose), so 28 matrices of the main model become 2 batched products per
+    iteration step. torch's Muon has no foreach path yet; its loop of small products cost 22% of the compiled step
+    (docs/performance.md)."""
     a, b, c = ns_coefficients
     wide = [u.mT if u.size(0) > u.size(1) else u for u in updates]
     shapes: dict[tuple[int, int], list[int]] = {}
@@ -80,7 +100,7 @@ def orthogonalize(updates: list[torch.Tensor], ns_coefficients: tuple[float, flo
         shapes.setdefault(tuple(u.shape), []).append(i)
     out: list[torch.Tensor] = [None] * len(updates)  # type: ignore[list-item]
     for indices in shapes.values():
-        x = torch.stack([wide[i] for i in indices]).bfloat16()
+        x = torch.stack([wide[i] for i in indices]).to(dtype)
         x = x / x.norm(dim=(-2, -1), keepdim=True).clamp(min=eps)  # spectral norm at most 1
         for _ in range(ns_steps):
             gram = x @ x.mT
@@ -96,7 +116,9 @@ class MuonWithAdamW(torch.optim.Optimizer):
     both states (Muon's momentum buffers, AdamW's moments) in one checkpoint file, and a scheduler that sets
     group['lr'] drives both. Muon's step is torch's, with the orthogonalisation batched by shape (`orthogonalize`)."""
 
-    def __init__(self, muon_groups: list[dict], adamw_groups: list[dict], muon_kwargs: dict, adamw_kwargs: dict):
+    def __init__(self, muon_groups: list[dict], adamw_groups: list[dict], muon_kwargs: dict, adamw_kwargs: dict,
+                 muon_dtype: str = "auto"):
+        self.muon_dtype = muon_dtype
         self.muon = torch.optim.Muon(muon_groups, **muon_kwargs)
         self.adamw = torch.optim.AdamW(adamw_groups, **adamw_kwargs)
         self.n_muon_groups = len(self.muon.param_groups)
@@ -115,7 +137,8 @@ class MuonWithAdamW(torch.optim.Optimizer):
     @torch.no_grad()
     def muon_step(self) -> None:
         """torch.optim.Muon.step (its `_single_tensor_muon`): Nesterov momentum, orthogonalised update, decoupled
-        weight decay, the learning rate adjusted per shape; the same state key, so checkpoints are interchangeable."""
+        weight decay, the learning rate adjusted per shape; the same state key, so checkpoints are interchangeable.
+        The iteration runs in bf16 as torch's does, or in fp32 on a CPU without bf16 instructions (`muon_dtype`)."""
         for group in self.muon.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             updates = []
@@ -126,7 +149,10 @@ class MuonWithAdamW(torch.optim.Optimizer):
                 buf = state["momentum_buffer"]
                 buf.lerp_(p.grad, 1 - group["momentum"])
                 updates.append(p.grad.lerp(buf, group["momentum"]) if group["nesterov"] else buf)
-            orthogonal = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"])
+            if not params:
+                continue
+            orthogonal = orthogonalize(updates, group["ns_coefficients"], group["ns_steps"], group["eps"],
+                                       newton_schulz_dtype(params[0].device, self.muon_dtype))
             for p, update in zip(params, orthogonal):
                 p.mul_(1 - group["lr"] * group["weight_decay"])
                 p.add_(update, alpha=-_adjust_lr(group["lr"], group["adjust_lr_fn"], p.shape))
@@ -163,7 +189,8 @@ def build_optimizer(model: nn.Module, opt: OptimizerArguments, args: TrainingArg
     muon_groups = [{"params": groups["hidden_matrix_params"], "lr": opt.muon_learning_rate,
                     "weight_decay": args.weight_decay, "name": "hidden_matrix_params"}]
     return MuonWithAdamW(muon_groups, [g for g in adamw_groups if g["params"]],
-                         dict(momentum=opt.muon_momentum, nesterov=True, adjust_lr_fn="match_rms_adamw"), adamw_kwargs)
+                         dict(momentum=opt.muon_momentum, nesterov=True, adjust_lr_fn="match_rms_adamw"), adamw_kwargs,
+                         opt.muon_dtype)
 
 
 def schedule_kwargs(args: TrainingArguments, opt: OptimizerArguments, num_training_steps: int) -> dict:

@@ -85,6 +85,7 @@ def test_readme_command_runs_as_written(command, comment, corpus_dir, built, tmp
     env_extra = {"WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
     import os
 
+    fresh = not (data / "tokenizer" / "tokenizer.json").is_file()  # the recipe's first command: nothing built yet
     proc = subprocess.run([*argv, *tiny], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env_extra},
                           timeout=600)
     if "--hp_search wandb" in command:  # needs W&B's server: offline it is one clear line
@@ -92,6 +93,10 @@ def test_readme_command_runs_as_written(command, comment, corpus_dir, built, tmp
         return
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (data / "tokenizer" / "tokenizer.json").is_file() and (data / "dataset").is_dir()
+    # The first command built both itself, from the corpus alone; the later ones found them and built nothing.
+    log = proc.stdout + proc.stderr
+    built_here = ("training it first" in log, f"saved to {data / 'dataset'} in" in log)
+    assert built_here == (fresh, fresh), log[-3000:]
     if "--hp_search" in command:
         assert (tmp_path / "run" / "best-recipe.yaml").is_file()
     else:

@@ -125,6 +125,48 @@ def test_batched_muon_step_is_torchs_muon_step(char_tokenizer_dir):
         assert moved > 0 and (a - b).abs().max() <= 0.05 * moved, name
 
 
+def test_muon_iterates_in_fp32_where_the_cpu_has_no_bf16_and_agrees_with_torchs_bf16(char_tokenizer_dir):
+    """On a CPU without bf16 instructions bf16 products are emulated (3x slower for cpu-1h.yaml's matrices), so the
+    orthogonalisation runs in fp32 there: the same iteration as torch's bf16 one, to bf16 rounding. The optimizer's
+    real update carries fp32 digits exactly where the machine lacks native bf16, and bf16-rounded ones elsewhere."""
+    from torch.optim._muon import _adjust_lr, _zeropower_via_newtonschulz
+
+    from machado_gpt.hardware import cpu_supports_bf16
+    from machado_gpt.optim import newton_schulz_dtype, orthogonalize
+
+    assert newton_schulz_dtype(torch.device("cpu")) == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
+    torch.manual_seed(0)
+    updates = [torch.randn(*shape) for shape in [(32, 32), (88, 32), (32, 88)]]
+    coefficients = (3.4445, -4.775, 2.0315)
+    for u, mine in zip(updates, orthogonalize(updates, coefficients, 5, 1e-7, torch.float32)):
+        theirs = _zeropower_via_newtonschulz(u, coefficients, 5, 1e-7).float()
+        assert mine.dtype == torch.float32 and not torch.equal(mine, mine.bfloat16().float())  # not bf16-rounded
+        # bf16's rounding, compounded over 5 iterations, moves entries by up to 3% of the largest; the singular
+        # values, what the iteration is for (all pulled into about 0.7-1.1), agree to 1%.
+        assert (mine - theirs).abs().max() <= 0.04 * theirs.abs().max()
+        assert torch.allclose(torch.linalg.svdvals(mine), torch.linalg.svdvals(theirs), atol=0.015)
+
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    batch = torch.randint(3, len(tokenizer), (4, 16))
+    for muon_dtype, expect_bf16 in (("auto", cpu_supports_bf16()), ("bf16", True), ("fp32", False)):
+        torch.manual_seed(0)
+        model = _tiny("qwen3", tokenizer)
+        optimizer = build_optimizer(model, OptimizerArguments(optimizer="muon", muon_learning_rate=0.02,
+                                                              muon_dtype=muon_dtype),
+                                    TrainingArguments(output_dir="unused", weight_decay=0.0, report_to=[]))
+        matrix = optimizer.muon.param_groups[0]["params"][0]
+        before = matrix.detach().clone()
+        model(input_ids=batch, labels=batch).loss.backward()
+        optimizer.step()
+        # No decay here: the step is -lr' x the orthogonalised update (lr' = Muon's lr adjusted to the shape), so the
+        # update is read back to about 1e-6 of itself; bf16 spaces its numbers 4e-3 apart.
+        update = (before - matrix.detach()) / _adjust_lr(0.02, "match_rms_adamw", matrix.shape)
+        bf16_rounded = torch.allclose(update, update.bfloat16().float(), rtol=1e-4, atol=1e-7)
+        assert bf16_rounded == expect_bf16, muon_dtype
+    with pytest.raises(MachadoError, match="unknown muon_dtype 'fp8': use one of auto, bf16, fp32"):
+        OptimizerArguments(optimizer="muon", muon_dtype="fp8")
+
+
 def test_gpt2_takes_every_improvement_its_config_allows(char_tokenizer_dir):
     tokenizer = load_tokenizer(char_tokenizer_dir)
     model = _tiny("gpt2", tokenizer, activation_function="relu2", tie_word_embeddings=False)
