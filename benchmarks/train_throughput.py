@@ -264,8 +264,8 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     the loss (computed inside the model, in fp32) never reads; the alternative leaves them as computed.
     `rotary_table`: training.RotaryTable (cos and sin looked up while training) against the model's own rotary
     embedding, whose cos and sin the compiled backward recomputes for every batch row and head. `newton_schulz`:
-    Muon's orthogonalisation in optim.newton_schulz_dtype (fp32 on a CPU without bf16 instructions, bf16 elsewhere,
-    where the two arms are the same) against bf16 everywhere, as torch's Muon does."""
+    Muon's orthogonalisation as the recipes run it (`muon_dtype: auto`: fp32 on a CPU without bf16 instructions, bf16
+    elsewhere, where the two arms are the same) against the recipe with `--muon_dtype bf16`, as torch's Muon does."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
