@@ -44,8 +44,10 @@ def model_card(model_dir: Path, config: dict, metrics: dict, repo_id: str = "mac
                  if "test_bpc" in metrics else "")
     pt_params = number(metrics.get("parameters", 0), "pt")
     opt = config.get("optimizer", {})
+    iteration = f", Newton-Schulz in {metrics['muon_dtype']}" if "muon_dtype" in metrics else ""
     optimizer = ("Muon on the hidden matrices (learning rate "
-                 f"{opt.get('muon_learning_rate')}) and AdamW on the rest" if opt.get("optimizer") == "muon" else "AdamW")
+                 f"{opt.get('muon_learning_rate')}{iteration}) and AdamW on the rest" if opt.get("optimizer") == "muon"
+                 else "AdamW")
     return f"""---
 language:
 - pt

@@ -85,6 +85,12 @@ def newton_schulz_dtype(device: torch.device, choice: str = "auto") -> torch.dty
     return torch.bfloat16 if device.type == "cuda" or cpu_supports_bf16() else torch.float32
 
 
+def muon_dtype_name(device: torch.device, opt: OptimizerArguments) -> str:
+    """What `muon_dtype` resolves to on this machine, by its option name (bf16 or fp32), for logs and metrics."""
+    dtype = newton_schulz_dtype(device, opt.muon_dtype)
+    return next(name for name, d in DTYPES.items() if d == dtype)
+
+
 def orthogonalize(updates: list[torch.Tensor], ns_coefficients: tuple[float, float, float], ns_steps: int,
                   eps: float, dtype: torch.dtype = torch.bfloat16) -> list[torch.Tensor]:
     """torch.optim.Muon's quintic Newton-Schulz iteration (its `_zeropower_via_newtonschulz`: bf16, wide orientation,

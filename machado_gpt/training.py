@@ -34,7 +34,7 @@ from .data import ResegmentedBlocks, pack
 from .generation import DEFAULT_SAMPLING
 from .hardware import cpu_supports_bf16, has_cpp_compiler, keep_freed_memory
 from .i18n import cli_language, message
-from .optim import OptimizerArguments, build_optimizer, build_scheduler
+from .optim import OptimizerArguments, build_optimizer, build_scheduler, muon_dtype_name
 from .plots import CURVE, draw_training_curve
 from .tokenizer import (
     TokenizerArguments,
@@ -364,7 +364,8 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     model = None if model_init else tabulate_rotary(build_model(model_args, tokenizer), block)
     if model is not None:
         log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
-            f"{len(eval_set):,} eval blocks; precision {precision}")
+            f"{len(eval_set):,} eval blocks; precision {precision}"
+            + (f"; Muon's Newton-Schulz in {muon_dtype_name(args.device, opt)}" if opt.optimizer == "muon" else ""))
 
     bpc = BitsPerChar(chars_per_token_id(tokenizer))
     trainer = MachadoTrainer(
@@ -528,6 +529,8 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
     metrics["test_blocks"] = len(test_set)
     metrics["parameters"] = trainer.model.num_parameters()
     metrics["precision"] = trainer.accelerator.mixed_precision  # what the steps ran in, not what was asked
+    if opt.optimizer == "muon":  # the recipe says `auto`; this is what this machine's iteration ran in
+        metrics["muon_dtype"] = muon_dtype_name(args.device, opt)
     metrics["world_size"] = args.world_size
     metrics["distributed_type"] = str(trainer.accelerator.distributed_type.value)  # what accelerate really ran
     metrics["global_batch_sequences"] = trainer.tokens_per_step() // block

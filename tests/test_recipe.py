@@ -12,6 +12,7 @@ from transformers import TrainerCallback, TrainingArguments
 import train_hf
 from machado_gpt.budget import parse_duration
 from machado_gpt.config import ModelArguments, build_model, context_length, has_sliding_window
+from machado_gpt.hardware import cpu_supports_bf16
 from machado_gpt.optim import MuonWithAdamW, OptimizerArguments, build_optimizer, named_param_groups
 from machado_gpt.tokenizer import load_tokenizer
 from machado_gpt.utils import MachadoError
@@ -131,7 +132,6 @@ def test_muon_iterates_in_fp32_where_the_cpu_has_no_bf16_and_agrees_with_torchs_
     real update carries fp32 digits exactly where the machine lacks native bf16, and bf16-rounded ones elsewhere."""
     from torch.optim._muon import _adjust_lr, _zeropower_via_newtonschulz
 
-    from machado_gpt.hardware import cpu_supports_bf16
     from machado_gpt.optim import newton_schulz_dtype, orthogonalize
 
     assert newton_schulz_dtype(torch.device("cpu")) == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
@@ -204,6 +204,10 @@ def test_time_budget_plans_max_steps_from_measured_throughput(tiny_argv, tmp_pat
     assert max(h["learning_rate/embed_params"] for h in logged) == pytest.approx(0.003, rel=1e-3)
     assert lrs[-1] < 0.5 * max(lrs)  # the warmup-stable-decay schedule reached its cooldown on time
     assert math.isfinite(metrics["test_bpc"])
+    # The recipe says muon_dtype auto; the metrics say what this machine's Newton-Schulz iteration ran in.
+    ran_in = "bf16" if cpu_supports_bf16() else "fp32"
+    assert metrics["muon_dtype"] == ran_in
+    assert f"Newton-Schulz in {ran_in})" in (tmp_path / "model" / "README.md").read_text()  # and the card says so
 
     # Interrupted after its second-to-last checkpoint, the run resumes there and finishes the plan saved in it,
     # whatever a new clock would say (a 5 s budget). That is the uninterrupted run's own end unless the budget
