@@ -7,6 +7,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32
     python benchmarks/train_throughput.py --config configs/cpu.yaml --batch_size 32 --profile --compile  # where the time goes
     python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step   # the recipe's own Trainer step
+    python benchmarks/train_throughput.py --config configs/cpu.yaml --recipe_step --profile   # where its time goes
     python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --ab allocator --repeats 3   # one change at a time
     python benchmarks/train_throughput.py --config configs/cpu-1h.yaml --ab newton_schulz          # Muon's dtype
@@ -16,7 +17,10 @@ schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with th
 compiled with attention as matrix products and a softmax (cpu.yaml's): the median of 50 steps after 20, and its
 share of the peak of its own precision measured here. --end_to_end runs the recipe's whole training job (train_hf.py's,
 in a scratch folder) between two timings of its step as written, and prints the run's tokens/s as a share of the
-step's.
+step's. --recipe_step --profile profiles the recipe's step as written instead (torch.profiler, 10 steps after 30):
+the model's matrix products, the compiled kernels, the optimizer (Muon's orthogonalisation products apart) and the
+rest, in milliseconds a step, and the share of the peak that the model's matrix products reach on their own, which
+bounds the step's.
 
 MFU = 6 * matrix parameters + 12 * n_layer * n_embd * block_size FLOPs per token (PaLM's count; the input
 embedding, a lookup, is not a matrix product: machado_gpt.hardware.flops_per_token) against the peak of the
@@ -211,6 +215,110 @@ class RecipeStep:
         return median, tokens
 
 
+class StepProfiler(TrainerCallback):
+    """torch.profiler (CPU activity) over `steps` training steps after `after`, when the compiled graphs and the
+    caches are warm, and the wall-clock seconds of each profiled step."""
+
+    def __init__(self, after: int = 30, steps: int = 10):
+        self.after, self.steps, self.prof = after, steps, None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.after:
+            self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            self.prof.__enter__()
+            self.begin = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.after + self.steps:
+            self.seconds = (time.perf_counter() - self.begin) / self.steps
+            self.prof.__exit__(None, None, None)
+
+
+MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def step_breakdown(prof, steps: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    """Milliseconds a step by where they go, from the profiler's self times (nothing counted twice): the model's
+    matrix products (forward and backward), inductor's fused kernels, the optimizer step (Muon's
+    orthogonalisation products apart from the rest of it) and everything else; and the five largest fused kernels."""
+    def in_optimizer(event) -> bool:
+        while event is not None:
+            if event.name.startswith("Optimizer.step"):
+                return True
+            event = event.cpu_parent
+        return False
+
+    totals = dict.fromkeys(("matrix products, forward and backward", "compiled fused kernels (norms, rotary, "
+                            "softmax, SiLU, loss)", "optimizer: Muon's orthogonalisation products",
+                            "optimizer: the rest (momentum, decay, AdamW)", "the rest (Trainer, data, graphs' glue, "
+                            "Python)"), 0.0)
+    keys = list(totals)
+    kernels: dict[str, float] = {}
+    for event in prof.events():
+        ms = event.self_cpu_time_total / 1000 / steps
+        product, optimizer = event.name in MATRIX_PRODUCTS, in_optimizer(event)
+        if optimizer:
+            key = keys[2] if product else keys[3]
+        elif product:
+            key = keys[0]
+        elif "cpp_fused" in event.name or "triton_" in event.name:
+            key = keys[1]
+            kernels[event.name] = kernels.get(event.name, 0.0) + ms
+        else:
+            key = keys[4]
+        totals[key] += ms
+    return totals, sorted(kernels.items(), key=lambda kv: -kv[1])[:5]
+
+
+def profile_recipe_step(config: str, extra: list[str], after: int = 30, steps: int = 10) -> dict[str, float]:
+    """Where the recipe's own step (Trainer, its optimizer, as written) spends its time: torch.profiler over `steps`
+    steps after `after`, each category's milliseconds and share, the model's matrix products' own rate against the
+    peak, and the share of the peak the step would reach if everything but those products took no time."""
+    from machado_gpt.training import prepare
+
+    if not torch.cuda.is_available():
+        from torch._inductor import config as inductor
+
+        inductor.cpp.enable_kernel_profile = True  # each fused C++ kernel an event of its own (see main)
+    scratch = tempfile.mkdtemp(prefix="recipe-profile-")
+    argv = ["--config", config, "--max_steps", str(after + steps), "--eval_strategy", "no", "--save_strategy", "no",
+            "--disable_tqdm", "true", "--report_to", "none", "--output_dir", f"{scratch}/run", "--model_dir",
+            f"{scratch}/model", *extra]
+    trainer, _, _, precision = prepare(*parse_recipe(argv), log=lambda *a: None)
+    kind = precision if precision in ("bf16", "fp16") else "fp32"
+    cfg, block = trainer.model.config, trainer.block_size
+    tokens = trainer.args.per_device_train_batch_size * block
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    width = cfg.intermediate_size if cfg.model_type == "qwen3" else 4 * cfg.hidden_size
+
+    def measured_peak() -> float:
+        return max(matmul_tflops(kind, device), matmul_tflops(kind, device, tokens, cfg.hidden_size, width))
+
+    flops = flops_per_token(trainer.model, block) * tokens  # the model's matrix products in one step
+    profiler = StepProfiler(after, steps)
+    trainer.add_callback(profiler)
+    before = measured_peak()
+    trainer.train()
+    # Before and after the steps, the better kept: one measurement on this machine once read 0.42 TFLOP/s where the
+    # same products ran at 0.70-0.87 minutes apart, and a step cannot outrun its machine's peak.
+    peak = max(before, measured_peak())
+    totals, kernels = step_breakdown(profiler.prof, steps)
+    whole = sum(totals.values())
+    print(f"profile of the recipe's step as written ({kind}, {steps} steps after {after}; {kind} peak here "
+          f"{peak:.3f} TFLOP/s): {1000 * profiler.seconds:.1f} ms a step, "
+          f"{100 * flops / profiler.seconds / 1e12 / peak:.1f}% of the peak")
+    for name, ms in totals.items():
+        print(f"  {name:<62}{ms:8.1f} ms {100 * ms / whole:6.1f}%")
+    for name, ms in kernels:  # inductor names a kernel after the operators it fused
+        print(f"  kernel {ms:6.2f} ms  {name[:110]}")
+    products = totals["matrix products, forward and backward"]
+    print(f"the model's matrix products: {flops / 1e9:.1f} GFLOP a step in {products:.1f} ms, "
+          f"{100 * flops / (products / 1000) / 1e12 / peak:.1f}% of the peak: the step's share if nothing else in it "
+          f"took any time", flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return totals
+
+
 def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, float]:
     """Median step time (s) of the recipe's own Trainer on the real data, per (optimizer, variant), and its share of
     the matrix peak of its own precision measured here."""
@@ -317,7 +425,7 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
     p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
     p.add_argument("--profile", action="store_true", help="also print where a bf16 step's time goes (torch.profiler), "
-                                                          "eager and, with --compile, compiled")
+                   "eager and, with --compile, compiled; with --recipe_step: where the recipe's own step's time goes")
     p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
                                                               "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
@@ -333,7 +441,9 @@ def main(argv=None):
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
         if a.ab:
             return ab(a.config, a.extra, a.ab, a.repeats)
-        return end_to_end(a.config, a.extra) if a.end_to_end else recipe_steps(a.config, a.extra)
+        if a.end_to_end:
+            return end_to_end(a.config, a.extra)
+        return profile_recipe_step(a.config, a.extra) if a.profile else recipe_steps(a.config, a.extra)
     _, _, model_args, _, _, training = parse_recipe(["--config", a.config, "--dropout", "0"])
     cuda = torch.cuda.is_available()
     if not cuda:

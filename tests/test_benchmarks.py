@@ -49,6 +49,7 @@ def test_compile_guards_times_the_step_under_each_guard_setting(tiny_model_dir):
     assert all(float(us) > 0 for us in rows.values()) and out.startswith("CPU: ")
 
 
+@pytest.mark.slow  # 13 s: make test stays under 7 minutes
 def test_train_throughput_compares_trainer_with_a_plain_loop():
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--batch_size", "4", "--steps", "2",
                "--warmup", "1", "--precisions", "fp32", "--repeats", "1", "--profile")
@@ -75,6 +76,24 @@ def test_recipe_step_times_each_optimizer_and_precision(real_dataset, corpus_dir
     assert all(0 < seconds < 5 and 0 < share < 100 for seconds, share, _ in found.values())
     # each step against the peak of the precision it runs in (a fp32 step over an emulated bf16 peak once read 173%)
     assert all(peak == name.split(", ")[1] for name, (_, _, peak) in found.items())
+
+
+@pytest.mark.slow  # about 20 s: after the main suite
+def test_recipe_step_profile_splits_the_step_and_bounds_it_by_its_matrix_products(real_dataset, corpus_dir,
+                                                                                  char_tokenizer_dir):
+    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--recipe_step", "--profile", "--",
+               "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
+               str(char_tokenizer_dir), *FAMILIES["qwen3"])
+    head = re.search(r"profile of the recipe's step as written \((\w+), 10 steps after 30; .+?\): ([0-9.]+) ms a step, "
+                     r"([0-9.]+)% of the peak", out)
+    assert head, out[-2000:]
+    rows = dict(re.findall(r"^  (.+?)\s+([0-9.]+) ms\s+[0-9.]+%$", out, re.M))
+    assert len(rows) == 5 and sum(float(ms) for ms in rows.values()) > 0
+    # Muon orthogonalises inside the optimizer step: its products are told apart from the model's
+    assert float(rows["optimizer: Muon's orthogonalisation products"]) > 0
+    assert float(rows["matrix products, forward and backward"]) > 0
+    bound = re.search(r"the model's matrix products: [0-9.]+ GFLOP a step in [0-9.]+ ms, ([0-9.]+)% of the peak", out)
+    assert bound and float(bound.group(1)) >= float(head.group(3))  # the products alone are at least the step's rate
 
 
 @pytest.mark.slow  # about 30 s: after the main suite

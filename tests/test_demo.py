@@ -207,6 +207,7 @@ def test_opening_example_is_measured_on_the_served_model(client):
     assert f"{lens[0]:.2f}" in opening["notes"]["en"]["lens"] and f"{weight:.2f}" in opening["notes"]["en"]["attention"]
 
 
+@pytest.mark.slow  # 18 s (trains the main tokenizer): make test stays under 7 minutes
 def test_examples_end_on_a_word_the_main_tokenizer_keeps_whole(tmp_path, real_dataset):
     """Each example's last word is one token of the main recipe's tokenizer (BPE 2,048 on the real corpus), so
     the model starts a new word instead of going on inside one, as it did after 'Capitu' (C/a/pi/tu)."""

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow  # 18 s (two processes, each importing torch): make test stays under 7 minutes
 def test_two_process_cpu_ddp(real_dataset, corpus_dir, char_tokenizer_dir, tmp_path):
     _, dataset_dir = real_dataset
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/cpu-2proc.yaml",

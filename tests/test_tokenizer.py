@@ -103,6 +103,7 @@ def test_bad_inputs(tmp_path):
                               "--tokenizer_dir", str(tmp_path / "tok")])
 
 
+@pytest.mark.slow  # 19-28 s (two tokenizers on the whole corpus): make test stays under 7 minutes
 def test_real_corpus_round_trip_both_kinds(real_dataset, tmp_path):
     dsd, _ = real_dataset
     for kind in ("char", "bpe"):

@@ -337,6 +337,7 @@ train_hf.main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow  # 18 s (three runs through the CLI): make test stays under 7 minutes
 def test_a_sigkill_during_a_save_leaves_a_run_that_resumes(tiny_argv, tmp_path):
     argv = [*tiny_argv, "--max_steps", "30", "--save_steps", "10", "--eval_steps", "30"]
     env = {**os.environ, "WANDB_MODE": "offline"}
