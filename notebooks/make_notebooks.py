@@ -465,7 +465,7 @@ save(fig, "training-curve")'''),
               "| código do TCC (tamanho da varredura W&B) | 0,83 M | 2,415 |\n"
               "| PPMd ordem 8 (um compressor de 1999) | — | 1,839 |\n"
               "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2.048) | 1,33 M | {headline} |\n"
-              "| `configs/cpu-1h.yaml` (uma hora) | 5,7 M | 1,575 |\n\n"
+              "| `configs/cpu-1h.yaml` (uma hora) | 5,7 M | 1,548 |\n\n"
               "De onde veio o ganho, na ablação do README (150 s por braço): Qwen3 + Muon + WSD 1,876 contra GPT-2 "
               "ajustado 2,037 e o GPT-2 + AdamW + cosseno da 1ª rodada 2,440; BPE 2.048 1,854 contra 512 (1,908). "
               "Ou seja: otimizador e cronograma, arquitetura, e tokenizador, nessa ordem.",
@@ -475,7 +475,7 @@ save(fig, "training-curve")'''),
               "| the thesis's code (its W&B sweep's size) | 0.83M | 2.415 |\n"
               "| PPMd order 8 (a 1999 compressor) | — | 1.839 |\n"
               "| `configs/cpu.yaml` (Qwen3, Muon, WSD, BPE 2,048) | 1.33M | {headline} |\n"
-              "| `configs/cpu-1h.yaml` (one hour) | 5.7M | 1.575 |\n\n"
+              "| `configs/cpu-1h.yaml` (one hour) | 5.7M | 1.548 |\n\n"
               "Where the gain came from, in the README's ablation (150 s per arm): Qwen3 + Muon + WSD 1.876 against "
               "tuned GPT-2 2.037 and round 1's GPT-2 + AdamW + cosine 2.440; BPE 2,048 1.854 against 512 (1.908). "
               "That is: optimizer and schedule, architecture, and tokenizer, in that order.",
