@@ -172,6 +172,28 @@ class Intervals(TrainerCallback):
         self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 
 
+def recipe_trainer(config: str, extra: list[str], folder: str, steps: int, flags: list[str] | None = None):
+    """The recipe's own Trainer on the real data (`flags` after the recipe's, `extra` last) for `steps` steps,
+    nothing evaluated or saved, and the precision its steps run in: bf16 or fp16, else fp32. On a CPU without bf16
+    instructions the recipe trains in fp32, and a share of the (emulated, slow) bf16 peak would read over 100%."""
+    from machado_gpt.training import prepare
+
+    argv = ["--config", config, *(flags or []), "--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no",
+            "--disable_tqdm", "true", "--report_to", "none", "--output_dir", folder, "--model_dir", f"{folder}-model",
+            *extra]
+    trainer, _, _, precision = prepare(*parse_recipe(argv), log=lambda *a: None)
+    return trainer, precision if precision in ("bf16", "fp16") else "fp32"
+
+
+def recipe_peak(trainer, kind: str) -> float:
+    """The matrix peak of `kind` here, as in main(): the better of a square product and the model's own shape (a
+    training batch's tokens @ the first MLP matrix)."""
+    cfg, device = trainer.model.config, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tokens = trainer.args.per_device_train_batch_size * trainer.block_size
+    width = cfg.intermediate_size if cfg.model_type == "qwen3" else 4 * cfg.hidden_size
+    return max(matmul_tflops(kind, device), matmul_tflops(kind, device, tokens, cfg.hidden_size, width))
+
+
 class RecipeStep:
     """The recipe's own Trainer step on the real data (nothing saved), timed as the median of `steps - 20` steps after
     20 (compilation and the first caches), with its share of the matrix peak of the precision it trains in, measured
@@ -184,24 +206,13 @@ class RecipeStep:
         """(median seconds per step, tokens per step) of the recipe with `flags` after its own."""
         import statistics
 
-        from machado_gpt.training import prepare
-
         folder = f"{self.scratch}/{name.replace(', ', '-').replace(' ', '_')}"
-        argv = ["--config", self.config, *flags, "--max_steps", str(self.steps), "--eval_strategy", "no",
-                "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none", "--output_dir", folder,
-                "--model_dir", f"{folder}-model", *self.extra]
-        trainer, _, _, precision = prepare(*parse_recipe(argv), log=lambda *a: None)
-        cfg, batch, block = trainer.model.config, trainer.args.per_device_train_batch_size, trainer.block_size
+        trainer, kind = recipe_trainer(self.config, self.extra, folder, self.steps, flags)
+        batch, block = trainer.args.per_device_train_batch_size, trainer.block_size
         tokens = batch * block
         flops = flops_per_token(trainer.model, block)
-        # The peak of the precision the step runs in: on a CPU without bf16 instructions the recipe trains in fp32,
-        # and a share of the (emulated, slow) bf16 peak would read over 100%.
-        kind = precision if precision in ("bf16", "fp16") else "fp32"
-        if kind not in self.peaks:  # the better of a square product and the model's own shape, as in main()
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            self.peaks[kind] = max(matmul_tflops(kind, device),
-                                   matmul_tflops(kind, device, tokens, cfg.hidden_size, cfg.intermediate_size
-                                                 if cfg.model_type == "qwen3" else 4 * cfg.hidden_size))
+        if kind not in self.peaks:  # the peak of the precision the step runs in, once per run
+            self.peaks[kind] = recipe_peak(trainer, kind)
             print(f"{kind} matmul peak here: {self.peaks[kind]:.3f} TFLOP/s; batch {batch} x {block}", flush=True)
         clock = Intervals()
         trainer.add_callback(clock)
@@ -274,34 +285,21 @@ def profile_recipe_step(config: str, extra: list[str], after: int = 30, steps: i
     """Where the recipe's own step (Trainer, its optimizer, as written) spends its time: torch.profiler over `steps`
     steps after `after`, each category's milliseconds and share, the model's matrix products' own rate against the
     peak, and the share of the peak the step would reach if everything but those products took no time."""
-    from machado_gpt.training import prepare
-
     if not torch.cuda.is_available():
         from torch._inductor import config as inductor
 
         inductor.cpp.enable_kernel_profile = True  # each fused C++ kernel an event of its own (see main)
     scratch = tempfile.mkdtemp(prefix="recipe-profile-")
-    argv = ["--config", config, "--max_steps", str(after + steps), "--eval_strategy", "no", "--save_strategy", "no",
-            "--disable_tqdm", "true", "--report_to", "none", "--output_dir", f"{scratch}/run", "--model_dir",
-            f"{scratch}/model", *extra]
-    trainer, _, _, precision = prepare(*parse_recipe(argv), log=lambda *a: None)
-    kind = precision if precision in ("bf16", "fp16") else "fp32"
-    cfg, block = trainer.model.config, trainer.block_size
-    tokens = trainer.args.per_device_train_batch_size * block
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    width = cfg.intermediate_size if cfg.model_type == "qwen3" else 4 * cfg.hidden_size
-
-    def measured_peak() -> float:
-        return max(matmul_tflops(kind, device), matmul_tflops(kind, device, tokens, cfg.hidden_size, width))
-
-    flops = flops_per_token(trainer.model, block) * tokens  # the model's matrix products in one step
+    trainer, kind = recipe_trainer(config, extra, f"{scratch}/run", after + steps)
+    tokens = trainer.args.per_device_train_batch_size * trainer.block_size
+    flops = flops_per_token(trainer.model, trainer.block_size) * tokens  # the model's matrix products in one step
     profiler = StepProfiler(after, steps)
     trainer.add_callback(profiler)
-    before = measured_peak()
+    before = recipe_peak(trainer, kind)
     trainer.train()
     # Before and after the steps, the better kept: one measurement on this machine once read 0.42 TFLOP/s where the
     # same products ran at 0.70-0.87 minutes apart, and a step cannot outrun its machine's peak.
-    peak = max(before, measured_peak())
+    peak = max(before, recipe_peak(trainer, kind))
     totals, kernels = step_breakdown(profiler.prof, steps)
     whole = sum(totals.values())
     print(f"profile of the recipe's step as written ({kind}, {steps} steps after {after}; {kind} peak here "
