@@ -359,6 +359,7 @@ AB_MODES = {
     "fp32_outputs": ("accelerate's fp32 outputs", "outputs as the model computes them"),
     "rotary_table": ("rotary table", "rotary computed"),
     "newton_schulz": ("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16"),
+    "compile_mode": ("inductor's default mode", "max-autotune"),
 }
 
 
@@ -371,7 +372,9 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     `rotary_table`: training.RotaryTable (cos and sin looked up while training) against the model's own rotary
     embedding, whose cos and sin the compiled backward recomputes for every batch row and head. `newton_schulz`:
     Muon's orthogonalisation as the recipes run it (`muon_dtype: auto`: fp32 on a CPU without bf16 instructions, bf16
-    elsewhere, where the two arms are the same) against the recipe with `--muon_dtype bf16`, as torch's Muon does."""
+    elsewhere, where the two arms are the same) against the recipe with `--muon_dtype bf16`, as torch's Muon does.
+    `compile_mode`: Trainer's torch.compile in its default mode against `--torch_compile_mode max-autotune`, where
+    inductor times its own C++ GEMM template against aten's for every matrix product and keeps the faster."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -405,6 +408,8 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         machado_gpt.training.tabulate_rotary = lambda model, positions: model
     elif mode == AB_MODES["newton_schulz"][1]:  # the recipe's own option
         extra = [*extra, "--muon_dtype", "bf16"]
+    elif mode == AB_MODES["compile_mode"][1]:  # a TrainingArguments field
+        extra = [*extra, "--torch_compile_mode", "max-autotune"]
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)

@@ -204,3 +204,33 @@ def test_every_message_has_both_languages_with_the_same_parameters():
         assert set(texts) == {"en", "pt"}, key
         fields = [{name for _, name, _, _ in string.Formatter().parse(texts[lang]) if name} for lang in ("en", "pt")]
         assert fields[0] == fields[1], key
+
+
+def test_every_script_answers_help_with_its_usage():
+    """`python <script> --help` prints a usage and exits 0 for every script in the repo: a % in a dataclass's help text
+    once made train_hf.py's --help a traceback, and app.py's started the server. One process runs each script as
+    __main__ (runpy), the way `python script.py` does, so the imports are paid once."""
+    scripts = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("*.py"), *ROOT.glob("benchmarks/*.py")])
+    assert "train_hf.py" in scripts and "app.py" in scripts and "benchmarks/compute_curve.py" in scripts
+    probe = (
+        "import io, json, runpy, sys, contextlib\n"
+        "out = {}\n"
+        "for script in json.loads(sys.argv[1]):\n"
+        "    sys.argv, buf, code = [script, '--help'], io.StringIO(), None\n"
+        "    try:\n"
+        "        with contextlib.redirect_stdout(buf):\n"
+        "            runpy.run_path(script, run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        "        code = e.code\n"
+        "    except BaseException as e:\n"
+        "        code = f'{type(e).__name__}: {e}'\n"
+        "    out[script] = [code, buf.getvalue()]\n"
+        "print(json.dumps(out))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, json.dumps(scripts)], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for script in scripts:
+        code, usage = results[script]
+        assert code in (0, None) and re.search(r"^usage: ", usage, re.M), \
+            f"{script} --help: exit {code!r}, printed {usage[:300]!r}"
