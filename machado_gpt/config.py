@@ -119,8 +119,7 @@ class RunArguments:
                 "ema_decay) or swa (equal average from swa_start of the run on)"})
     ema_decay: float = field(default=0.995, metadata={"help": "weight_average ema: weight of the old average per step"})
     swa_start: float = field(default=0.6, metadata={
-        # No percent sign in a help text: argparse formats them with %, and `--help` would crash.
-        "help": "weight_average swa: share of the planned steps before averaging starts (0.6: the last 0.4 averaged)"})
+        "help": "weight_average swa: share of the planned steps before averaging starts (0.6: the last 40% averaged)"})
 
     def __post_init__(self):
         from .budget import parse_duration

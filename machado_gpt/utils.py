@@ -43,6 +43,9 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(dataclass_types)
+    for action in parser._actions:  # argparse %-formats help texts; ours are plain text ("the last 40%")
+        if action.help and "%" in action.help and "%(" not in action.help:
+            action.help = action.help.replace("%", "%%")
     config_path = None
     if "--config" in argv:
         i = argv.index("--config")

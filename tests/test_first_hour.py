@@ -234,3 +234,6 @@ def test_every_script_answers_help_with_its_usage():
         code, usage = results[script]
         assert code in (0, None) and re.search(r"^usage: ", usage, re.M), \
             f"{script} --help: exit {code!r}, printed {usage[:300]!r}"
+    # A help text may say "40%": parse_config escapes it for argparse, and the text reads as written.
+    # (Unescaped, "% a" printed the option's whole dict, that text included, in its place: match up to the default.)
+    assert re.search(r"last\s+40%\s+averaged\)\s+\(default:\s+0\.6\)", results["train_hf.py"][1])
