@@ -11,6 +11,7 @@ model and batch, in fp32 and in bf16 (and compiled, with --compile), all in one 
     python benchmarks/train_throughput.py --config configs/cpu.yaml --end_to_end    # make all's run against that step
     python benchmarks/train_throughput.py --config configs/cpu.yaml --ab allocator --repeats 3   # one change at a time
     python benchmarks/train_throughput.py --config configs/cpu-1h.yaml --ab newton_schulz          # Muon's dtype
+    python benchmarks/train_throughput.py --config configs/cpu-1h.yaml --ab batch_size -- --per_device_train_batch_size 64
 
 --recipe_step times the step that `make all` runs (the project's Trainer on the real data, the recipe's optimizer and
 schedule, its callbacks) with Muon and with AdamW, each in fp32 and bf16 with the SDPA kernel, eager, and in bf16
@@ -360,6 +361,7 @@ AB_MODES = {
     "rotary_table": ("rotary table", "rotary computed"),
     "newton_schulz": ("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16"),
     "compile_mode": ("inductor's default mode", "max-autotune"),
+    "batch_size": ("the batch as given", "a batch of 32 rows"),
 }
 
 
@@ -374,7 +376,9 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     Muon's orthogonalisation as the recipes run it (`muon_dtype: auto`: fp32 on a CPU without bf16 instructions, bf16
     elsewhere, where the two arms are the same) against the recipe with `--muon_dtype bf16`, as torch's Muon does.
     `compile_mode`: Trainer's torch.compile in its default mode against `--torch_compile_mode max-autotune`, where
-    inductor times its own C++ GEMM template against aten's for every matrix product and keeps the faster."""
+    inductor times its own C++ GEMM template against aten's for every matrix product and keeps the faster.
+    `batch_size`: the recipe's batch, or the one given after `--`, against `--per_device_train_batch_size 32`, the
+    recipes' batch. Every comparison ranks its arms by tokens/s, so that batches of two sizes compare fairly."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -382,15 +386,15 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
                                  capture_output=True, text=True, check=True).stdout
             line = next(x for x in out.splitlines() if x.startswith("recipe step"))
             print(f"repeat {repeat + 1}: {line}", flush=True)
-            seconds = float(re.search(r"\s([0-9.]+) s ", line).group(1))
-            if mode not in best or seconds < best[mode][0]:
-                best[mode] = (seconds, line)
+            tps = float(re.search(r"\s([0-9,]+) tokens/s", line).group(1).replace(",", ""))
+            if mode not in best or tps > best[mode][0]:
+                best[mode] = (tps, line)
     now, other = AB_MODES[comparison]
     print(f"best of {repeats}:")
     for mode in (other, now):
         print(best[mode][1])
-    print(f"ratio, {now} / {other}: {best[other][0] / best[now][0]:.2f}x", flush=True)
-    return {mode: seconds for mode, (seconds, _) in best.items()}
+    print(f"ratio of tokens/s, {now} / {other}: {best[now][0] / best[other][0]:.2f}x", flush=True)
+    return {mode: tps for mode, (tps, _) in best.items()}
 
 
 def ab_child(config: str, extra: list[str], mode: str) -> None:
@@ -410,6 +414,8 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         extra = [*extra, "--muon_dtype", "bf16"]
     elif mode == AB_MODES["compile_mode"][1]:  # a TrainingArguments field
         extra = [*extra, "--torch_compile_mode", "max-autotune"]
+    elif mode == AB_MODES["batch_size"][1]:
+        extra = [*extra, "--per_device_train_batch_size", "32"]
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)

@@ -113,7 +113,8 @@ def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus
 @pytest.mark.parametrize("comparison, modes", [("allocator", ["glibc's defaults", "freed memory kept"]),
                                                ("fp32_outputs", ["outputs as the model computes them",
                                                                  "accelerate's fp32 outputs"]),
-                                               ("rotary_table", ["rotary computed", "rotary table"])])
+                                               ("rotary_table", ["rotary computed", "rotary table"]),
+                                               ("batch_size", ["a batch of 32 rows", "the batch as given"])])
 def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
                                                           modes):
     family = FAMILIES["qwen3"] if comparison == "rotary_table" else []  # the table is RoPE's
@@ -123,7 +124,13 @@ def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_d
     rows = re.findall(r"repeat 1: recipe step, (.+?)\s+([0-9.]+) s .+?([0-9,]+) page faults a step", out)
     assert [mode for mode, *_ in rows] == modes, out
     assert all(0 < float(seconds) < 5 for _, seconds, _ in rows)
-    assert re.search(rf"ratio, {re.escape(modes[1])} / {re.escape(modes[0])}: [0-9.]+x", out)
+    # The arms compare by tokens/s, so that a batch of another size compares fairly.
+    tps = [float(t.replace(",", "")) for t in re.findall(r"repeat 1: recipe step, .+?([0-9,]+) tokens/s", out)]
+    ratio = re.search(rf"ratio of tokens/s, {re.escape(modes[1])} / {re.escape(modes[0])}: ([0-9.]+)x", out)
+    assert ratio and float(ratio.group(1)) == pytest.approx(tps[1] / tps[0], abs=0.006), out
+    if comparison == "batch_size":  # tokens a step: 32 rows of tiny.yaml's 64, then its own 8 rows
+        tokens = [tps[i] * float(rows[i][1]) for i in range(2)]
+        assert tokens == [pytest.approx(32 * 64, rel=0.1), pytest.approx(8 * 64, rel=0.1)], out
 
 
 def test_data_pipeline_times_every_step(tmp_path):
