@@ -42,6 +42,7 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 1024": BPE_1024,
     "qwen3-muon-wsd, BPE 2048 (cpu.yaml)": [],
     "qwen3-muon-wsd, BPE 4096": ["--tokenizer_vocab_size", "4096"],
+    "qwen3-muon-wsd, BPE 2048, shifted cuts every epoch": ["--shift_blocks", "true"],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
@@ -69,6 +70,8 @@ ARMS.update({
     "many epochs: + weight decay 1.0 (10x)": FEW + ["--weight_decay", "1.0"],
     # Qwen3's only dropout is on the attention weights (transformers' Qwen3 has no residual or embedding dropout)
     "many epochs: + attention dropout 0.1": FEW + ["--dropout", "0.1"],
+    # The thesis's "more examples from the works", without new text: every pass cuts the blocks at a new offset
+    "many epochs: + shifted cuts every epoch": FEW + ["--shift_blocks", "true"],
 })
 
 

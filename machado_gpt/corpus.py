@@ -53,6 +53,9 @@ class DataArguments:
     train_fraction: float = field(default=1.0, metadata={
         "help": "Train on the first share of every work's train text (0.25: a quarter), a cheaper proxy for many "
                 "epochs; the saved dataset, validation and test are unchanged"})
+    shift_blocks: bool = field(default=False, metadata={
+        "help": "Cut the train blocks at a new random offset every epoch after the first, a data augmentation for "
+                "many passes: each pass shows every token with other context (BPE-dropout moves the cuts already)"})
 
     def __post_init__(self):
         if not (0 < self.validation_fraction < 0.5 and 0 < self.test_fraction < 0.5):

@@ -30,7 +30,7 @@ from .averaging import WeightAveraging
 from .budget import PlannedProgress, StepClock
 from .config import ModelArguments, RunArguments, build_model, context_length, has_sliding_window, tokenizer_max_length
 from .corpus import DataArguments, build_dataset
-from .data import ResegmentedBlocks, pack
+from .data import ResegmentedBlocks, ShiftedBlocks, pack
 from .generation import DEFAULT_SAMPLING
 from .hardware import cpu_supports_bf16, has_cpp_compiler, keep_freed_memory
 from .i18n import cli_language, message
@@ -217,7 +217,8 @@ def run_identity(config: dict) -> dict:
 
 
 # Fields added after folders were written: an older folder's run had these values (it knew no other).
-LATER_FIELDS = {"data.train_fraction": 1.0, "tokenizer.bpe_dropout": 0.0, "run.weight_average": "none"}
+LATER_FIELDS = {"data.train_fraction": 1.0, "data.shift_blocks": False, "tokenizer.bpe_dropout": 0.0,
+                "run.weight_average": "none"}
 
 
 def identity_diff(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -353,7 +354,7 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
 
     set_seed(args.seed)
     block = model_args.block_size
-    train_set = train_blocks(dsd, tokenized, tokenizer, data, tok, block)
+    train_set = train_blocks(dsd, tokenized, tokenizer, data, tok, block, args.seed)
     eval_set = pack(tokenized["validation"]["input_ids"], block, run.max_eval_blocks)
     test_set = pack(tokenized["test"]["input_ids"], block, run.max_eval_blocks)
     smallest = min(len(eval_set), len(test_set)) // max(1, args.world_size)
@@ -378,8 +379,8 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
         callbacks=[SampleCallback(run), StepClock(budget, start_time, opt, len(eval_set), log=log)], block_size=block,
         opt_args=opt,
     )
-    if isinstance(train_set, ResegmentedBlocks):
-        trainer.add_callback(ResegmentEachEpoch(train_set))
+    if isinstance(train_set, (ResegmentedBlocks, ShiftedBlocks)):
+        trainer.add_callback(NewBlocksEachEpoch(train_set))
     if run.weight_average != "none":
         trainer.add_callback(WeightAveraging(run.weight_average, run.ema_decay, run.swa_start))
     if any(type(c) is ProgressCallback for c in trainer.callback_handler.callbacks):  # not with disable_tqdm
@@ -392,32 +393,32 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     return trainer, config, test_set, precision
 
 
-def train_blocks(dsd, tokenized, tokenizer, data: DataArguments, tok: TokenizerArguments, block: int):
+def train_blocks(dsd, tokenized, tokenizer, data: DataArguments, tok: TokenizerArguments, block: int, seed: int):
     """The train split's blocks: the cached tokenization, or, with train_fraction < 1, every work's first share of its
-    text, or, with bpe_dropout, blocks that are segmented afresh at every epoch."""
+    text; with bpe_dropout, blocks that are segmented afresh at every epoch, or with shift_blocks, cut afresh."""
     texts = dsd["train"]["text"]
     if data.train_fraction < 1:
         texts = [t[: max(1, round(len(t) * data.train_fraction))] for t in texts]
     eos = tokenizer.eos_token_id
-    plain = pack(encode_works(tokenizer.backend_tokenizer, eos, texts) if data.train_fraction < 1
-                 else tokenized["train"]["input_ids"], block)
+    ids = encode_works(tokenizer.backend_tokenizer, eos, texts) if data.train_fraction < 1 else tokenized["train"]["input_ids"]
     if tok.bpe_dropout:
         dropped = with_dropout(tokenizer, tok.bpe_dropout)
-        return ResegmentedBlocks(lambda: encode_works(dropped, eos, texts), block, n_blocks=len(plain))
-    return plain
+        return ResegmentedBlocks(lambda: encode_works(dropped, eos, texts), block, n_blocks=len(pack(ids, block)))
+    return ShiftedBlocks(ids, block, seed) if data.shift_blocks else pack(ids, block)
 
 
-class ResegmentEachEpoch(TrainerCallback):
-    """BPE-dropout's new segmentation at the start of every epoch after the first (Trainer reshuffles the blocks at
-    every epoch on its own: its sampler is seeded with the epoch)."""
+class NewBlocksEachEpoch(TrainerCallback):
+    """BPE-dropout's new segmentation, or shift_blocks' new cuts, at the start of every epoch after the first
+    (Trainer reshuffles the blocks at every epoch on its own: its sampler is seeded with the epoch)."""
 
-    def __init__(self, blocks: ResegmentedBlocks):
-        self.blocks, self.epochs_begun = blocks, 0
+    def __init__(self, blocks: ResegmentedBlocks | ShiftedBlocks):
+        self.blocks = blocks
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        if self.epochs_begun:
-            self.blocks.resegment()
-        self.epochs_begun += 1
+        # state.epoch is the epochs done: a whole number at an epoch's start, the checkpoint's when a run resumes
+        # (Trainer then skips into the epoch it stopped in, which must be cut as it was).
+        if epoch := math.floor(state.epoch or 0):
+            self.blocks.new_epoch(epoch)
 
 
 def finished_run(output_dir: Path, given_max_steps: int) -> dict | None:

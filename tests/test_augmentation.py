@@ -10,13 +10,13 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerState
 
 import train_hf
 from machado_gpt.config import parse_recipe
-from machado_gpt.data import pack
+from machado_gpt.data import ShiftedBlocks, pack
 from machado_gpt.tokenizer import TokenizerArguments, encode_works, train_tokenizer, with_dropout
-from machado_gpt.training import FINISHED, prepare
+from machado_gpt.training import FINISHED, NewBlocksEachEpoch, prepare
 from tests.conftest import ROOT, small_dsd
 
 
@@ -75,6 +75,39 @@ def test_bpe_dropout_resegments_every_epoch_and_never_at_evaluation(tiny_argv, b
     assert torch.equal(test_set.blocks, pack(plain, 64, run.max_eval_blocks).blocks)
     dropped = with_dropout(tokenizer, 0.1)
     assert encode_works(dropped, eos, dsd["test"]["text"][:1]) != plain[:1]  # tokenizers#201: it does drop
+
+
+def test_shift_blocks_cuts_the_same_tokens_afresh_every_epoch(tiny_argv, char_tokenizer_dir, real_dataset):
+    dsd, _ = real_dataset
+    argv = [*tiny_argv, "--shift_blocks", "true", "--train_fraction", "0.0005", "--max_steps", "80",
+            "--eval_strategy", "no", "--save_strategy", "no"]
+    data, tok, model_args, opt, run, args = parse_recipe(argv)
+    trainer, _, test_set, _ = prepare(data, tok, model_args, opt, run, args, log=lambda *a: None)
+    keep = KeepEpochBlocks(trainer.train_dataset)
+    trainer.add_callback(keep)
+    assert 3 <= len(trainer.train_dataset) // 8 <= 26  # so that 80 steps are at least 3 epochs
+    trainer.train()
+
+    tokenizer = trainer.processing_class
+    texts = [t[: max(1, round(len(t) * 0.0005))] for t in dsd["train"]["text"]]
+    texts_ids = encode_works(tokenizer.backend_tokenizer, tokenizer.eos_token_id, texts)
+    plain = pack(texts_ids, 64).blocks
+    assert len(keep.epochs) >= 3
+    assert torch.equal(keep.epochs[0], plain)  # the first epoch is the plain cut
+    offsets = []
+    for blocks in keep.epochs[1:]:
+        assert blocks.shape == plain.shape  # the same number of steps every epoch
+        # The same token stream, cut elsewhere: the blocks are the plain stream turned by an offset in [1, 64).
+        offset = next(k for k in range(1, 64) if torch.equal(blocks.ravel(), plain.ravel().roll(-k)))
+        offsets.append(offset)
+    assert len(set(offsets)) > 1  # a new cut at every epoch, not one fixed shift
+    # A run resumed inside its third epoch (a checkpoint's state.epoch 2.4) cuts that epoch as the whole run did.
+    resumed = ShiftedBlocks(texts_ids, 64, args.seed)
+    NewBlocksEachEpoch(resumed).on_epoch_begin(args, TrainerState(epoch=2.4), None)
+    assert torch.equal(resumed.blocks, keep.epochs[2])
+    # Evaluation never shifts: the test blocks are the plain cut of the test split.
+    plain_test = encode_works(tokenizer.backend_tokenizer, tokenizer.eos_token_id, dsd["test"]["text"])
+    assert torch.equal(test_set.blocks, pack(plain_test, 64, run.max_eval_blocks).blocks)
 
 
 def test_bpe_dropout_needs_merges(char_tokenizer_dir):
