@@ -33,10 +33,8 @@ def pack(input_ids: list[list[int]], block_size: int, max_blocks: int = 0, offse
     """
     flat = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in input_ids]) if input_ids else np.zeros(0, np.int64)
     n = len(flat) // block_size
-    kept = flat[: n * block_size]
-    if offset % block_size:
-        kept = np.roll(kept, -(offset % block_size))
-    blocks = torch.from_numpy(np.ascontiguousarray(kept).reshape(n, block_size))
+    kept = np.roll(flat[: n * block_size], -offset) if offset % block_size else flat[: n * block_size]
+    blocks = torch.from_numpy(kept.reshape(n, block_size))
     if 0 < max_blocks < n:
         blocks = blocks[np.linspace(0, n - 1, max_blocks).round().astype(np.int64)]
     return BlockDataset(blocks)
@@ -51,17 +49,17 @@ class ShiftedBlocks(BlockDataset):
 
     def __init__(self, input_ids: list[list[int]], block_size: int, seed: int):
         plain = pack(input_ids, block_size)
-        self.flat, self.block_size, self.seed, self.epoch, self.offset = plain.blocks.numpy().ravel(), block_size, seed, 0, 0
+        self.flat, self.block_size, self.seed, self.offset = plain.blocks.numpy().ravel(), block_size, seed, 0
         super().__init__(plain.blocks)
 
     def new_epoch(self, epoch: int) -> None:
         # Drawn from the seed and the epoch alone, so that a run resumed from a checkpoint cuts as the whole run did.
-        self.epoch, self.offset = epoch, int(np.random.default_rng([self.seed, epoch]).integers(1, self.block_size))
+        self.offset = int(np.random.default_rng([self.seed, epoch]).integers(1, self.block_size))
         self.blocks = pack([self.flat], self.block_size, offset=self.offset).blocks
 
 
 class ResegmentedBlocks(BlockDataset):
-    """The train blocks under BPE-dropout: `resegment()` encodes the texts afresh (a new segmentation of the same
+    """The train blocks under BPE-dropout: `new_epoch()` encodes the texts afresh (a new segmentation of the same
     text) and packs them. Every epoch has `n_blocks` blocks, the plain segmentation's number, so that it is the same
     number of steps, as Trainer plans: dropout makes more, shorter tokens (about 10% more at 0.1 on this corpus), and
     the blocks kept are evenly spaced over the new ones. `NewBlocksEachEpoch` calls it at every epoch after the first."""
@@ -69,12 +67,9 @@ class ResegmentedBlocks(BlockDataset):
     def __init__(self, encode: Callable[[], list[list[int]]], block_size: int, n_blocks: int):
         self.encode, self.block_size, self.n_blocks = encode, block_size, n_blocks
         super().__init__(torch.zeros(0, block_size, dtype=torch.int64))
-        self.resegment()
+        self.new_epoch(0)
 
-    def resegment(self) -> None:
+    def new_epoch(self, epoch: int) -> None:
         blocks = pack(self.encode(), self.block_size).blocks
         # Evenly spaced; should a segmentation ever come out shorter than the plain one, a few blocks repeat.
         self.blocks = blocks[np.linspace(0, len(blocks) - 1, self.n_blocks).round().astype(np.int64)]
-
-    def new_epoch(self, epoch: int) -> None:
-        self.resegment()
