@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -139,7 +140,7 @@ def test_a_typed_max_steps_beats_the_recipes_time_budget(real_dataset, char_toke
     assert metrics["max_steps"] == 3 and "time_budget_plans" not in metrics
 
 
-def test_staged_files_carry_no_local_path(budgeted, tmp_path):
+def test_staged_files_carry_no_local_path(budgeted, corpus_dir, tmp_path):
     import push_to_hub
 
     _, out, _ = budgeted
@@ -153,7 +154,8 @@ def test_staged_files_carry_no_local_path(budgeted, tmp_path):
     staged = tmp_path / "stage" / "someone--machado-gpt"
     assert "training_curve.png" in {name for name, _ in result["files"]}
     local = (folder / "run_config.yaml").read_text() + (folder / "eval_texts.json").read_text()
-    prefixes = {str(tmp_path.parent), str(ROOT.parent)}  # pytest's temporary folders, this checkout's parent
+    # pytest's temporary folders, and the corpus's parent: beside the checkout, or wherever MACHADO_CORPUS_DIR says
+    prefixes = {str(tmp_path.parent), str(Path(corpus_dir).parent)}
     assert all(prefix in local for prefix in prefixes)  # the local folder names them (corpus, dataset, outputs)...
     for p in staged.rglob("*"):
         if p.suffix in (".json", ".yaml", ".md"):
