@@ -43,6 +43,11 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 2048 (cpu.yaml)": [],
     "qwen3-muon-wsd, BPE 4096": ["--tokenizer_vocab_size", "4096"],
     "qwen3-muon-wsd, BPE 2048, shifted cuts every epoch": ["--shift_blocks", "true"],
+    # The cooldown's length and shape, where the one-hour run's validation is flat for the stable phase's last third
+    # and gains most in the decay (Hägele et al. 2024: a 1-sqrt cooldown beats a linear one)
+    "qwen3-muon-wsd, BPE 2048, shifted cuts, cooldown 60%": ["--shift_blocks", "true", "--decay_fraction", "0.6"],
+    "qwen3-muon-wsd, BPE 2048, shifted cuts, 1-sqrt cooldown": ["--shift_blocks", "true", "--lr_scheduler_kwargs",
+                                                                '{"decay_type": "1-sqrt"}'],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
