@@ -566,6 +566,11 @@ def train(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgumen
         # process that exits while gloo's threads still run aborts ("terminate called without an active exception").
         trainer.accelerator.wait_for_everyone()
         torch.distributed.destroy_process_group()
+        # Then give gloo's worker threads the GIL for a moment: a finished collective's work object is freed on its
+        # worker thread, which needs the GIL to drop the Python tensors it holds, while freeing the DDP model on
+        # return joins those threads with the GIL held. Caught once in CI: rank 1 hung in ~ProcessGroupGloo's join
+        # with a worker waiting for the GIL in ~AsyncAllgatherWork (py-spy), and the multi-node test timed out.
+        time.sleep(0.2)
     return metrics
 
 

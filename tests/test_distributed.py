@@ -3,6 +3,8 @@ split, the loss is that of one process at equal batch, and only the main process
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +38,19 @@ def test_two_process_cpu_ddp(real_dataset, corpus_dir, char_tokenizer_dir, tmp_p
 def _launch(config: str, tiny: list[str], run: Path, *launch_flags: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config, *launch_flags, "train_hf.py",
            *tiny, "--output_dir", str(run / "run"), "--model_dir", str(run / "model")]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group: a hung run is killed whole, below
 
 
 def _finish(proc: subprocess.Popen) -> str:
-    out, _ = proc.communicate(timeout=600)
+    """The launch's output once it exits 0. A run takes seconds: one still going after 300 s has hung, and it is
+    killed with its workers (left running, a hung rank holds memory and a port for the rest of the suite)."""
+    try:
+        out, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"the launch hung for 300 s and was killed; its output ends:\n{out[-3000:]}")
     assert proc.returncode == 0, out[-3000:]
     return out
 
