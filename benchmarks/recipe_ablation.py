@@ -48,6 +48,9 @@ ARMS: dict[str, list[str]] = {
     "qwen3-muon-wsd, BPE 2048, shifted cuts, cooldown 60%": ["--shift_blocks", "true", "--decay_fraction", "0.6"],
     "qwen3-muon-wsd, BPE 2048, shifted cuts, 1-sqrt cooldown": ["--shift_blocks", "true", "--lr_scheduler_kwargs",
                                                                 '{"decay_type": "1-sqrt"}'],
+    # Half the batch: twice the updates for the same tokens, and more gradient noise, where a batch of 64 and a
+    # lighter weight decay each memorised more and lost at the hour (docs/results.md)
+    "qwen3-muon-wsd, BPE 2048, shifted cuts, batch 16": ["--shift_blocks", "true", "--per_device_train_batch_size", "16"],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
