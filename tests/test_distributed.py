@@ -79,7 +79,13 @@ def test_multi_node_config_runs_as_two_machines_on_localhost(tiny_flags, one_pro
              "29533", "--mixed_precision", "no"]
     procs = [_launch("configs/accelerate/multi-node.yaml", tiny_flags + ["--per_device_train_batch_size", "4"],
                      tmp_path / f"machine{rank}", *flags, "--machine_rank", str(rank)) for rank in (0, 1)]
-    outs = [_finish(p) for p in procs]
+    try:
+        outs = [_finish(p) for p in procs]
+    finally:  # rank 0 hung or failed: rank 1, waiting on it, is killed too, not left holding the port
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
     metrics = json.loads((tmp_path / "machine0/model/metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["global_batch_sequences"] == 8
     assert metrics["distributed_type"] == "MULTI_CPU"
