@@ -51,7 +51,7 @@ ARMS: dict[str, list[str]] = {
     # Half the batch: twice the updates for the same tokens, and more gradient noise, where a batch of 64 and a
     # lighter weight decay each memorised more and lost at the hour (docs/results.md)
     "qwen3-muon-wsd, BPE 2048, shifted cuts, batch 16": ["--shift_blocks", "true", "--per_device_train_batch_size", "16"],
-    # Muon's learning rate was chosen in 120-s pilots (about 600 steps); the recipes now run 5,000-10,000
+    # Muon's learning rate was chosen in 120-s pilots (about 600 steps); the recipes now run 5,000-15,000
     "qwen3-muon-wsd, BPE 2048, shifted cuts, Muon lr 0.0035": ["--shift_blocks", "true", "--muon_learning_rate", "0.0035"],
     "qwen3-muon-wsd, BPE 2048, shifted cuts, Muon lr 0.007": ["--shift_blocks", "true", "--muon_learning_rate", "0.007"],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,

@@ -48,11 +48,16 @@ def _finish(proc: subprocess.Popen) -> str:
     try:
         out, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
+        out = _kill(proc)
         pytest.fail(f"the launch hung for 300 s and was killed; its output ends:\n{out[-3000:]}")
     assert proc.returncode == 0, out[-3000:]
     return out
+
+
+def _kill(proc: subprocess.Popen) -> str:
+    """Kill a launch with its workers (its own process group) and return what it printed."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    return proc.communicate()[0]
 
 
 @pytest.fixture
@@ -84,8 +89,7 @@ def test_multi_node_config_runs_as_two_machines_on_localhost(tiny_flags, one_pro
     finally:  # rank 0 hung or failed: rank 1, waiting on it, is killed too, not left holding the port
         for p in procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.communicate()
+                _kill(p)
     metrics = json.loads((tmp_path / "machine0/model/metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["global_batch_sequences"] == 8
     assert metrics["distributed_type"] == "MULTI_CPU"
