@@ -54,6 +54,10 @@ ARMS: dict[str, list[str]] = {
     # Muon's learning rate was chosen in 120-s pilots (about 600 steps); the recipes now run 5,000-15,000
     "qwen3-muon-wsd, BPE 2048, shifted cuts, Muon lr 0.0035": ["--shift_blocks", "true", "--muon_learning_rate", "0.0035"],
     "qwen3-muon-wsd, BPE 2048, shifted cuts, Muon lr 0.007": ["--shift_blocks", "true", "--muon_learning_rate", "0.007"],
+    # GPT-2's residual dropout, which Qwen3's config lacks (build_model adds it, locked over the sequence), against
+    # many passes over the same text (Xue et al. 2023)
+    "qwen3-muon-wsd, BPE 2048, shifted cuts, residual dropout 0.1": ["--shift_blocks", "true", "--residual_dropout",
+                                                                    "0.1"],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
     "qwen3-muon-wsd, BPE 1024, context 512": ["--n_positions", "512", "--per_device_train_batch_size", "8"] + BPE_1024,
 }
@@ -79,8 +83,9 @@ ARMS.update({
     "many epochs: + EMA of weights (0.995)": FEW + ["--weight_average", "ema"],
     "many epochs: + SWA over the cooldown": FEW + ["--weight_average", "swa"],
     "many epochs: + weight decay 1.0 (10x)": FEW + ["--weight_decay", "1.0"],
-    # Qwen3's only dropout is on the attention weights (transformers' Qwen3 has no residual or embedding dropout)
+    # Qwen3's config has only attention dropout; residual dropout is build_model's, by hooks (locked over the sequence)
     "many epochs: + attention dropout 0.1": FEW + ["--dropout", "0.1"],
+    "many epochs: + residual dropout 0.1": FEW + ["--residual_dropout", "0.1"],
     # The thesis's "more examples from the works", without new text: every pass cuts the blocks at a new offset
     "many epochs: + shifted cuts every epoch": FEW + ["--shift_blocks", "true"],
 })

@@ -362,6 +362,7 @@ AB_MODES = {
     "newton_schulz": ("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16"),
     "compile_mode": ("inductor's default mode", "max-autotune"),
     "batch_size": ("the batch as given", "a batch of 32 rows"),
+    "residual_dropout": ("the residual dropout as given", "no residual dropout"),
 }
 
 
@@ -378,7 +379,9 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     `compile_mode`: Trainer's torch.compile in its default mode against `--torch_compile_mode max-autotune`, where
     inductor times its own C++ GEMM template against aten's for every matrix product and keeps the faster.
     `batch_size`: the recipe's batch, or the one given after `--`, against `--per_device_train_batch_size 32`, the
-    recipes' batch. Every comparison ranks its arms by tokens/s, so that batches of two sizes compare fairly."""
+    recipes' batch. `residual_dropout`: the recipe's, or the one given after `--`, against `--residual_dropout 0`
+    (what the forward hooks that drop each block's outputs cost a step). Every comparison ranks its arms by tokens/s,
+    so that batches of two sizes compare fairly."""
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -416,6 +419,8 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         extra = [*extra, "--torch_compile_mode", "max-autotune"]
     elif mode == AB_MODES["batch_size"][1]:
         extra = [*extra, "--per_device_train_batch_size", "32"]
+    elif mode == AB_MODES["residual_dropout"][1]:
+        extra = [*extra, "--residual_dropout", "0"]
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)

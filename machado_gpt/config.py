@@ -49,7 +49,14 @@ class ModelArguments:
     n_embd: int = field(default=512, metadata={"help": "Width of the residual stream"})
     n_positions: int = field(default=128, metadata={"help": "Context length in tokens (learned positions)"})
     block_size: int | None = field(default=None, metadata={"help": "Training sequence length; default n_positions"})
-    dropout: float = field(default=0.2, metadata={"help": "Residual, embedding and attention dropout"})
+    dropout: float = field(default=0.2, metadata={
+        "help": "Residual, embedding and attention dropout (gpt2); attention dropout only (qwen3, whose config has no "
+                "other)"})
+    residual_dropout: float | None = field(default=None, metadata={
+        "help": "Dropout on each block's attention and MLP outputs before they join the residual stream (GPT-2's "
+                "resid_pdrop): default dropout for gpt2, 0 for qwen3. Qwen3Config has no such setting, so build_model "
+                "adds it to qwen3 by forward hooks (one mask per sequence and feature), active in train() mode only: "
+                "the saved model is plain Qwen3"})
     activation_function: str | None = field(default=None, metadata={
         "help": "MLP activation, a transformers ACT2FN name (relu2, gelu_new, silu); default gelu_new (gpt2), silu (qwen3)"})
     n_inner: int | None = field(default=None, metadata={
@@ -88,8 +95,17 @@ class ModelArguments:
             self.block_size = self.n_positions
         if self.block_size > self.n_positions:
             raise MachadoError.of("block_size", block_size=str(self.block_size), n_positions=str(self.n_positions))
-        if not 0 <= self.dropout < 1:
-            raise MachadoError.of("dropout_range", value=str(self.dropout))
+        for name in ("dropout", "residual_dropout"):
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
+                raise MachadoError.of("dropout_range", name=name, value=str(getattr(self, name)))
+
+    @property
+    def residual_dropout_rate(self) -> float:
+        """residual_dropout, or its default, read when the model is built: a search that changes `dropout` (by
+        dataclasses.replace) moves GPT-2's residual dropout with it."""
+        if self.residual_dropout is not None:
+            return self.residual_dropout
+        return self.dropout if self.model_type == "gpt2" else 0.0
 
 
 @dataclass
@@ -202,7 +218,7 @@ def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> Pre
         config = GPT2Config(
             n_positions=args.n_positions, n_embd=args.n_embd, n_layer=args.n_layer, n_head=args.n_head,
             n_inner=args.n_inner, activation_function=args.activation_function,
-            resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout, **special,
+            resid_pdrop=args.residual_dropout_rate, embd_pdrop=args.dropout, attn_pdrop=args.dropout, **special,
         )
         model = GPT2LMHeadModel(config)
         model.loss_type = "ForCausalLM"  # transformers cannot infer it from the class name 'GPT2LMHeadModel' and warns
@@ -218,7 +234,32 @@ def build_model(args: ModelArguments, tokenizer: PreTrainedTokenizerFast) -> Pre
         use_sliding_window=True, sliding_window=args.n_positions, max_window_layers=0,
         max_position_embeddings=UNLIMITED_POSITIONS, rope_theta=10_000.0, **special,
     )
-    return Qwen3ForCausalLM(config)
+    model = Qwen3ForCausalLM(config)
+    if args.residual_dropout_rate:
+        add_residual_dropout(model, args.residual_dropout_rate)
+    return model
+
+
+def add_residual_dropout(model: Qwen3ForCausalLM, p: float) -> None:
+    """GPT-2's resid_pdrop for Qwen3: drop each block's attention and MLP outputs before the residual sum, the
+    regulariser that Xue et al. (2023, "To Repeat or Not To Repeat") find best against many passes over the same
+    data. The mask is locked over the sequence (variational dropout, Gal and Ghahramani 2016; AWD-LSTM's small-data
+    language models, Merity et al. 2018): one draw per row and feature, the same at every position, 128 times fewer
+    random numbers than a draw per element, which inductor generates slowly on a CPU (the step's cost:
+    `benchmarks/train_throughput.py --ab residual_dropout`). Forward hooks, not a subclass, so the model stays a
+    stock Qwen3ForCausalLM: hooks are not saved, so the saved folder is plain Qwen3, and they do nothing in eval()
+    mode. torch.compile traces them with the rest of the step."""
+
+    def drop(module: torch.nn.Module, inputs: tuple, output):
+        hidden = output[0] if isinstance(output, tuple) else output  # the attention returns (output, weights)
+        if module.training:
+            keep = hidden.new_ones(hidden.shape[0], 1, hidden.shape[-1])
+            hidden = hidden * torch.nn.functional.dropout(keep, p)  # 0 or 1 / (1 - p), as F.dropout scales
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+    for layer in model.model.layers:
+        layer.self_attn.register_forward_hook(drop)
+        layer.mlp.register_forward_hook(drop)
 
 
 def context_length(config: PretrainedConfig) -> int:

@@ -172,8 +172,8 @@ MESSAGES = {
                    "pt": 'block_size {block_size} é maior que n_positions {n_positions}: o modelo '
                          'treina e olha uma janela de n_positions; diminua block_size ou aumente '
                          'n_positions'},
-    "dropout_range": {"en": 'dropout {value} must be in [0, 1)',
-                      "pt": 'dropout {value} deve ficar em [0, 1)'},
+    "dropout_range": {"en": '{name} {value} must be in [0, 1)',
+                      "pt": '{name} {value} deve ficar em [0, 1)'},
     "hp_search_backend": {"en": 'unknown hp_search backend {value}: use optuna (offline) or wandb '
                                 '(W&B account)',
                           "pt": 'hp_search desconhecido, {value}: use optuna (sem internet) ou wandb '

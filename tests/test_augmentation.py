@@ -1,7 +1,9 @@
 """The thesis's future work, at toy size on the real corpus: BPE-dropout (a new segmentation of the same text at
-every epoch, none at evaluation), weight averaging (EMA and SWA through torch.optim.swa_utils: the average is what is
-saved, it loads in `pipeline`, and a resumed run continues it), and the compute-curve script end to end."""
+every epoch, none at evaluation), Qwen3's residual dropout (locked over the sequence, not saved), weight averaging
+(EMA and SWA through torch.optim.swa_utils: the average is what is saved, it loads in `pipeline`, and a resumed run
+continues it), and the compute-curve script end to end."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -13,7 +15,7 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback, TrainerState
 
 import train_hf
-from machado_gpt.config import parse_recipe
+from machado_gpt.config import ModelArguments, VocabularyShape, build_model, parse_recipe
 from machado_gpt.data import ShiftedBlocks, pack
 from machado_gpt.tokenizer import TokenizerArguments, encode_works, train_tokenizer, with_dropout
 from machado_gpt.training import FINISHED, NewBlocksEachEpoch, prepare
@@ -116,6 +118,55 @@ def test_bpe_dropout_needs_merges(char_tokenizer_dir):
 
     with pytest.raises(MachadoError, match="needs tokenizer_kind bpe"):
         with_dropout(load_tokenizer(char_tokenizer_dir), 0.1)
+
+
+def test_residual_dropout_drops_whole_features_of_a_row_while_training_only():
+    torch.manual_seed(0)
+    model = build_model(ModelArguments(model_type="qwen3", n_layer=2, n_head=2, n_embd=64, dropout=0.0,
+                                       residual_dropout=0.5), VocabularyShape(40))
+    mlp, x = model.model.layers[1].mlp, torch.randn(4, 16, 64)
+    plain = mlp.forward(x)  # forward() skips the hooks: the block's own output
+    assert plain.abs().min() > 0
+    ratio = mlp(x) / plain
+    assert set(ratio.round(decimals=4).unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    assert torch.equal(ratio, ratio[:, :1].expand_as(ratio))  # one mask per row and feature, the same at every position
+    assert 0.3 < (ratio == 0).float().mean() < 0.7 and not torch.equal(ratio[0], ratio[1])  # rows draw their own
+    attention_hooks = model.model.layers[0].self_attn._forward_hooks
+    assert len(attention_hooks) == 1 and len(mlp._forward_hooks) == 1
+    model.eval()
+    assert torch.equal(mlp(x), plain)
+    ids = torch.randint(0, 40, (2, 16))
+    assert torch.equal(model(ids).logits, model(ids).logits)
+    model.train()
+    assert not torch.equal(model(ids).logits, model(ids).logits)
+    small = dict(n_layer=1, n_head=2, n_embd=64)
+    assert not build_model(ModelArguments(model_type="qwen3", dropout=0.2, **small),
+                           VocabularyShape(40)).model.layers[0].mlp._forward_hooks  # qwen3's default: none
+    gpt2 = build_model(ModelArguments(dropout=0.2, residual_dropout=0.1, **small), VocabularyShape(40))
+    assert (gpt2.config.resid_pdrop, gpt2.config.attn_pdrop) == (0.1, 0.2)  # GPT-2's own setting, no hooks
+    searched = dataclasses.replace(ModelArguments(dropout=0.2, **small), dropout=0.1)  # as a search trial changes it
+    assert build_model(searched, VocabularyShape(40)).config.resid_pdrop == 0.1  # GPT-2's default follows dropout
+
+
+def test_residual_dropout_trains_a_different_model_that_saves_and_loads_as_plain_qwen3(tiny_argv, tmp_path):
+    from transformers import AutoModelForCausalLM, pipeline
+
+    qwen3 = [*tiny_argv, "--model_type", "qwen3", "--eval_strategy", "no", "--max_steps", "10"]
+    weights = []
+    for run, extra in enumerate([[], [], ["--residual_dropout", "0.3"]]):
+        train_hf.main([*qwen3, *extra, "--overwrite_model_dir", "true", "--output_dir", str(tmp_path / f"run{run}")])
+        weights.append(load_file(tmp_path / "model/model.safetensors")["model.layers.0.mlp.down_proj.weight"])
+    assert torch.equal(weights[0], weights[1])  # the same seed and batches train the same model twice...
+    assert not torch.allclose(weights[2], weights[0])  # ...so the dropout is what changed the third
+
+    config = json.loads((tmp_path / "model/config.json").read_text())
+    assert config["model_type"] == "qwen3" and "residual_dropout" not in json.dumps(config)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "model").train()
+    assert not loaded.model.layers[0].mlp._forward_hooks  # plain Qwen3: nothing of the training's hooks is saved
+    ids = torch.randint(3, loaded.config.vocab_size, (2, 12))
+    assert torch.equal(loaded(ids).logits, loaded(ids).logits)  # no dropout left, even in train() mode
+    out = pipeline("text-generation", model=str(tmp_path / "model"))("Capitu", max_new_tokens=20)[0]["generated_text"]
+    assert out.startswith("Capitu") and len(out) > len("Capitu")
 
 
 @pytest.mark.parametrize("kind, averaged_steps", [("ema", 20), ("swa", 11)])

@@ -147,6 +147,8 @@ def test_kill_and_resume_with_muon_reproduces_the_uninterrupted_run(tiny_argv, t
     (["--sample_seed", "-1"], "sample_seed -1 must be between 0 and 4,294,967,295"),
     (["--max_eval_blocks", "-1"], "max_eval_blocks -1 must be between 0 and"),
     (["--sample_max_new_tokens", "0"], "sample_max_new_tokens 0 must be between 1 and"),
+    (["--dropout", "1"], r"dropout 1.0 must be in \[0, 1\)"),
+    (["--model_type", "qwen3", "--residual_dropout", "-0.1"], r"residual_dropout -0.1 must be in \[0, 1\)"),
     (["--bpe_dropout", "0.1"], r"needs tokenizer_kind bpe \(a char tokenizer has no merges to drop\)"),
     (["--tokenizer_kind", "bpe", "--bpe_dropout", "1"], r"bpe_dropout 1.0 must be in \[0, 1\)"),
     (["--train_fraction", "0"], r"train_fraction 0.0 must be in \(0, 1\]"),
