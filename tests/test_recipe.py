@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 import yaml
-from transformers import TrainerCallback, TrainingArguments
+from transformers import AutoModelForCausalLM, TrainerCallback, TrainingArguments
 
 import train_hf
 from machado_gpt.budget import parse_duration
@@ -177,6 +177,20 @@ def test_gpt2_takes_every_improvement_its_config_allows(char_tokenizer_dir):
         ModelArguments(model_type="llama4")
     with pytest.raises(MachadoError, match="unknown optimizer"):
         OptimizerArguments(optimizer="sgd")
+
+
+def test_qwen3_ties_its_tables_when_asked_and_saves_one(char_tokenizer_dir, tmp_path):
+    """recipe_ablation's tied-embeddings arm: one table, in AdamW's embedding group once, and saved as one."""
+    tokenizer = load_tokenizer(char_tokenizer_dir)
+    untied, tied = _tiny("qwen3", tokenizer), _tiny("qwen3", tokenizer, tie_word_embeddings=True)
+    assert tied.lm_head.weight is tied.model.embed_tokens.weight
+    assert untied.num_parameters() - tied.num_parameters() == len(tokenizer) * 32
+    groups = named_param_groups(tied)
+    assert groups["head_params"] == [] and [p is tied.lm_head.weight for p in groups["embed_params"]] == [True]
+    tied.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert loaded.lm_head.weight is loaded.model.embed_tokens.weight
+    assert torch.equal(loaded.lm_head.weight, tied.lm_head.weight)
 
 
 @pytest.mark.slow  # 27 s: make test stays under 7 minutes
