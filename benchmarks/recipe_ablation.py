@@ -63,7 +63,7 @@ ARMS: dict[str, list[str]] = {
     # the rare tokens' input rows too
     "qwen3-muon-wsd, BPE 2048, shifted cuts, tied embeddings": ["--shift_blocks", "true", "--tie_word_embeddings",
                                                                 "true"],
-    # cpu-1h.yaml's regularisers, planned for its ten passes, on the main job's seven: its weight decay and the EMA
+    # cpu-1h.yaml's regularisers, planned for its ten passes, on the main job's six or seven: its weight decay, the EMA
     "qwen3-muon-wsd, BPE 2048, shifted cuts, the hour's weight decay 0.25 and EMA": [
         "--shift_blocks", "true", "--weight_decay", "0.25", "--weight_average", "ema", "--ema_decay", "0.995"],
     "qwen3-muon-wsd, BPE 1024, context 256": ["--n_positions", "256", "--per_device_train_batch_size", "16"] + BPE_1024,
