@@ -363,10 +363,12 @@ AB_MODES = {
     "compile_mode": ("inductor's default mode", "max-autotune"),
     "batch_size": ("the batch as given", "a batch of 32 rows"),
     "residual_dropout": ("the residual dropout as given", "no residual dropout"),
+    "causal_mask": ("causal mask table", "mask built at every forward"),
+    "loss": ("the direct loss", "the library's loss"),
 }
 
 
-def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict[str, float]:
+def ab(config: str, extra: list[str], comparison: str, repeats: int = 3, profile: bool = False) -> dict[str, float]:
     """The recipe's step in two settings, each in its own process (a setting holds until its process exits),
     alternating `repeats` times; the best median step of each, and its page faults. `allocator`: glibc's malloc as
     it comes against hardware.keep_freed_memory (what every training run on a CPU sets). `fp32_outputs`: accelerate's
@@ -380,8 +382,16 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     inductor times its own C++ GEMM template against aten's for every matrix product and keeps the faster.
     `batch_size`: the recipe's batch, or the one given after `--`, against `--per_device_train_batch_size 32`, the
     recipes' batch. `residual_dropout`: the recipe's, or the one given after `--`, against `--residual_dropout 0`
-    (what the forward hooks that drop each block's outputs cost a step). Every comparison ranks its arms by tokens/s,
-    so that batches of two sizes compare fairly."""
+    (what the forward hooks that drop each block's outputs cost a step). `causal_mask`: training.CausalMaskTable (the
+    training block's causal mask computed once) against the mask transformers builds at every forward, which the
+    compiled step computes inline in attention's softmax. `loss`: training.direct_causal_lm_loss (on a CPU) against
+    transformers' ForCausalLMLoss, whose compiled backward sums a one-hot over the vocabulary for every row. Every
+    comparison ranks its arms by tokens/s, so that batches of two sizes compare fairly. With `profile`, each arm's
+    process profiles its step instead (profile_recipe_step: where the time goes, its largest fused kernels), and the
+    arms are ranked by the profiled milliseconds a step: a change too small for the step's wall-clock noise shows in
+    its own kernels."""
+    if profile:
+        return ab_profiled(config, extra, comparison, repeats)
     best: dict[str, tuple[float, str]] = {}
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
@@ -400,7 +410,27 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3) -> dict
     return {mode: tps for mode, (tps, _) in best.items()}
 
 
-def ab_child(config: str, extra: list[str], mode: str) -> None:
+def ab_profiled(config: str, extra: list[str], comparison: str, repeats: int) -> dict[str, float]:
+    """ab's arms, each process printing the profile of its step; the best (fewest) profiled ms a step of each."""
+    best: dict[str, tuple[float, str]] = {}
+    for repeat in range(repeats):
+        for mode in reversed(AB_MODES[comparison]):
+            out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode, "--profile", "--",
+                                  *extra], capture_output=True, text=True, check=True).stdout
+            lines = out.splitlines()
+            first = next(i for i, x in enumerate(lines) if x.startswith("profile of"))
+            block = "\n".join(lines[first:])
+            print(f"repeat {repeat + 1}, {mode}: {block}", flush=True)
+            ms = float(re.search(r"([0-9.]+) ms a step", lines[first]).group(1))
+            if mode not in best or ms < best[mode][0]:
+                best[mode] = (ms, block)
+    now, other = AB_MODES[comparison]
+    print(f"best of {repeats}: {other} {best[other][0]:.1f} ms a step, {now} {best[now][0]:.1f} ms; "
+          f"ratio of profiled steps, {other} / {now}: {best[other][0] / best[now][0]:.2f}x", flush=True)
+    return {mode: ms for mode, (ms, _) in best.items()}
+
+
+def ab_child(config: str, extra: list[str], mode: str, profile: bool = False) -> None:
     if mode == AB_MODES["allocator"][1]:  # training applies the setting in prepare()
         import machado_gpt.training
 
@@ -421,6 +451,17 @@ def ab_child(config: str, extra: list[str], mode: str) -> None:
         extra = [*extra, "--per_device_train_batch_size", "32"]
     elif mode == AB_MODES["residual_dropout"][1]:
         extra = [*extra, "--residual_dropout", "0"]
+    elif mode == AB_MODES["causal_mask"][1]:  # training gives the model its mask in prepare()
+        import machado_gpt.training
+
+        machado_gpt.training.tabulate_causal_mask = lambda model, positions: model
+    elif mode == AB_MODES["loss"][1]:  # training gives the model its loss in prepare()
+        import machado_gpt.training
+
+        machado_gpt.training.use_direct_loss = lambda model: model
+    if profile:
+        profile_recipe_step(config, extra)
+        return
     scratch = tempfile.mkdtemp(prefix="ab-")
     RecipeStep(config, extra, scratch).time(mode, [])
     shutil.rmtree(scratch, ignore_errors=True)
@@ -439,7 +480,8 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="also time both loops through torch.compile")
     p.add_argument("--repeats", type=int, default=2, help="runs of every variant, interleaved; the best is kept")
     p.add_argument("--profile", action="store_true", help="also print where a bf16 step's time goes (torch.profiler), "
-                   "eager and, with --compile, compiled; with --recipe_step: where the recipe's own step's time goes")
+                   "eager and, with --compile, compiled; with --recipe_step: where the recipe's own step's time goes; "
+                   "with --ab: each arm's profile, ranked by its profiled step")
     p.add_argument("--recipe_step", action="store_true", help="only time the recipe's own Trainer step: Muon and "
                                                               "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
@@ -450,11 +492,11 @@ def main(argv=None):
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
     if a.ab_mode:
-        return ab_child(a.config, a.extra, a.ab_mode)
+        return ab_child(a.config, a.extra, a.ab_mode, a.profile)
     if a.ab or a.recipe_step or a.end_to_end:
         print(device_description(torch.device("cuda" if torch.cuda.is_available() else "cpu")))
         if a.ab:
-            return ab(a.config, a.extra, a.ab, a.repeats)
+            return ab(a.config, a.extra, a.ab, a.repeats, a.profile)
         if a.end_to_end:
             return end_to_end(a.config, a.extra)
         return profile_recipe_step(a.config, a.extra) if a.profile else recipe_steps(a.config, a.extra)

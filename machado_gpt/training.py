@@ -313,6 +313,98 @@ def tabulate_rotary(model, positions: int):
     return model
 
 
+class CausalMaskTable:
+    """A forward pre-hook that hands a training block's causal mask, computed once, to a Qwen3 model with eager
+    attention, in place of the one transformers builds at every forward.
+
+    Why: compiled, the mask transformers builds (its index comparisons) is computed inline inside attention's masked
+    softmax, for every batch row, head and position: that kernel was the step's largest outside the matrix products
+    (docs/performance.md). A precomputed mask is a load: `benchmarks/train_throughput.py --ab causal_mask --profile`
+    on a 2-core AMD EPYC with AVX2 only (fp32), that kernel 36.7-37.8 -> 7.9-8.0 ms, the step's median 1.05x.
+    The mask is what transformers builds for a whole block (0 where a position may attend, the dtype's minimum
+    elsewhere; the sliding window equals the block, so both layer types get the same one); it is used only while
+    training on whole blocks with no mask and no cache of their own, and it is a non-persistent buffer, so the saved
+    folder and the state dict are the same as without it."""
+
+    def __init__(self, positions: int):
+        self.positions = positions
+
+    def __call__(self, module, args, kwargs):
+        ids = kwargs.get("input_ids")
+        if (module.training and ids is not None and ids.shape[-1] == self.positions
+                and kwargs.get("attention_mask") is None and kwargs.get("past_key_values") is None):
+            kwargs["attention_mask"] = {kind: module.causal_mask_table for kind in set(module.config.layer_types)}
+        return args, kwargs
+
+
+def tabulate_causal_mask(model, positions: int):
+    """Give a Qwen3 model with eager attention (the recipes') a CausalMaskTable of `positions` for training; other
+    models (GPT-2, or an SDPA kernel, whose causal path takes no mask) are returned as they are."""
+    inner = getattr(model, "model", None)
+    if model.config._attn_implementation != "eager" or not hasattr(model.config, "layer_types") or inner is None:
+        return model
+    allowed = torch.ones(positions, positions, dtype=torch.bool, device=model.device).tril()
+    minimum = torch.finfo(model.dtype).min
+    mask = torch.zeros(positions, positions, dtype=model.dtype, device=model.device).masked_fill(~allowed, minimum)
+    inner.register_buffer("causal_mask_table", mask[None, None], persistent=False)
+    inner.register_forward_pre_hook(CausalMaskTable(positions), with_kwargs=True)
+    return model
+
+
+class _DirectCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of (rows, vocabulary) logits against labels, whose backward writes softmax minus one-hot
+    directly, row by row. Why: compiled on a CPU, the backward of the library's log-softmax and NLL loss sums the
+    one-hot gradient over the whole vocabulary for every row (an int64 compare per logit, the labels loaded again for
+    each), the step's largest kernel outside the matrix products on a CPU without AVX-512 (docs/performance.md).
+    `benchmarks/train_throughput.py --ab loss` on a 2-core AMD EPYC with AVX2 only (fp32): that kernel 30.8-37.2 ->
+    16.4-26.6 ms, the step 1.05x (best of 4)."""
+
+    @staticmethod
+    def forward(ctx, logits, labels, divisor, ignore_index: int):
+        keep = labels != ignore_index
+        safe = labels.where(keep, 0)
+        lse = logits.logsumexp(-1)
+        ctx.save_for_backward(logits, lse, safe, keep, divisor)
+        return ((lse - logits.gather(-1, safe[:, None]).squeeze(-1)) * keep).sum() / divisor
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, lse, safe, keep, divisor = ctx.saved_tensors
+        scale = (grad / divisor * keep)[:, None]
+        # One pointwise pass, which inductor fuses with the zero gradient Trainer's returned logits add to it (a
+        # scatter of the one-hot into the softmax could not fuse, and cost a pass of its own over the logits).
+        onehot = torch.arange(logits.shape[-1], device=logits.device) == safe[:, None]
+        softmax = (logits - lse[:, None]).exp()
+        return torch.where(onehot, softmax - 1, softmax) * scale, None, None, None
+
+
+def direct_causal_lm_loss(logits, labels, vocab_size: int, num_items_in_batch=None, ignore_index: int = -100,
+                          shift_labels=None, **kwargs):
+    """transformers' ForCausalLMLoss (the same arguments, shift, upcast and reduction: a sum over num_items_in_batch
+    when Trainer counts them, else the mean over the labelled tokens), through _DirectCrossEntropy."""
+    logits = logits.float()
+    if shift_labels is None:
+        shift_labels = torch.nn.functional.pad(labels, (0, 1), value=ignore_index)[..., 1:]
+    shift_labels = shift_labels.reshape(-1).to(logits.device)
+    divisor = (shift_labels != ignore_index).sum() if num_items_in_batch is None else num_items_in_batch
+    divisor = torch.as_tensor(divisor, device=logits.device).float()
+    return _DirectCrossEntropy.apply(logits.reshape(-1, vocab_size), shift_labels, divisor, ignore_index)
+
+
+def use_direct_loss(model):
+    """The model's loss through direct_causal_lm_loss (transformers' own setter: not saved, not in the config)."""
+    model.loss_function = direct_causal_lm_loss
+    return model
+
+
+def training_tables(model, positions: int, device: torch.device):
+    """What a model gets for training on blocks of `positions` tokens: the rotary table and the causal mask table,
+    and on a CPU the loss with a direct backward (measured there; a GPU's compiled loss is another kernel, left as the
+    library writes it). Called through the module's names, so that a benchmark can leave any of them out."""
+    model = tabulate_causal_mask(tabulate_rotary(model, positions), positions)
+    return use_direct_loss(model) if device.type == "cpu" else model
+
+
 def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArguments, opt: OptimizerArguments,
             run: RunArguments, args: TrainingArguments, log=print, model_init=None, start_time: float | None = None):
     """Dataset -> tokenizer -> blocks -> Trainer, shared by training and hyperparameter search.
@@ -361,8 +453,8 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     if args.dataloader_drop_last and smallest < args.per_device_eval_batch_size:  # Trainer would drop every batch
         raise MachadoError.of("eval_blocks", blocks=str(smallest), batch=str(args.per_device_eval_batch_size))
     if model_init:  # hyperparameter search: Trainer calls it with the trial
-        model_init = (lambda init: lambda trial: tabulate_rotary(init(trial), block))(model_init)
-    model = None if model_init else tabulate_rotary(build_model(model_args, tokenizer), block)
+        model_init = (lambda init: lambda trial: training_tables(init(trial), block, args.device))(model_init)
+    model = None if model_init else training_tables(build_model(model_args, tokenizer), block, args.device)
     if model is not None:
         log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
             f"{len(eval_set):,} eval blocks; precision {precision}"

@@ -114,10 +114,13 @@ def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus
                                                ("fp32_outputs", ["outputs as the model computes them",
                                                                  "accelerate's fp32 outputs"]),
                                                ("rotary_table", ["rotary computed", "rotary table"]),
-                                               ("batch_size", ["a batch of 32 rows", "the batch as given"])])
+                                               ("batch_size", ["a batch of 32 rows", "the batch as given"]),
+                                               ("causal_mask", ["mask built at every forward", "causal mask table"]),
+                                               ("loss", ["the library's loss", "the direct loss"])])
 def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
                                                           modes):
-    family = FAMILIES["qwen3"] if comparison == "rotary_table" else []  # the table is RoPE's
+    family = {"rotary_table": FAMILIES["qwen3"],  # the tables are RoPE's and eager attention's
+              "causal_mask": [*FAMILIES["qwen3"], "--attn_implementation", "eager"]}.get(comparison, [])
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--ab", comparison, "--repeats",
                "1", "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
                str(char_tokenizer_dir), *family)
@@ -132,6 +135,19 @@ def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_d
     if comparison == "batch_size":  # tokens a step: 32 rows of tiny.yaml's 64, then its own 8 rows
         tokens = [tps[i] * float(rows[i][1]) for i in range(2)]
         assert tokens == [pytest.approx(32 * 64, rel=0.25), pytest.approx(8 * 64, rel=0.25)], out  # ms rounding
+
+
+@pytest.mark.slow  # about 40 s: after the main suite
+def test_ab_with_profile_ranks_the_arms_by_their_profiled_steps(real_dataset, corpus_dir, char_tokenizer_dir):
+    out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--ab", "loss", "--profile",
+               "--repeats", "1", "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]),
+               "--tokenizer_dir", str(char_tokenizer_dir), *FAMILIES["qwen3"])
+    heads = re.findall(r"repeat 1, (.+?): profile of the recipe's step as written .+?: ([0-9.]+) ms a step", out)
+    assert [mode for mode, _ in heads] == ["the library's loss", "the direct loss"], out
+    ms = [float(m) for _, m in heads]
+    assert all(m > 0 for m in ms) and out.count("the model's matrix products:") == 2  # each arm's whole breakdown
+    ratio = re.search(r"ratio of profiled steps, the library's loss / the direct loss: ([0-9.]+)x", out)
+    assert ratio and float(ratio.group(1)) == pytest.approx(ms[0] / ms[1], abs=0.02), out  # ms rounded to 0.1
 
 
 def test_data_pipeline_times_every_step(tmp_path):

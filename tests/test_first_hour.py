@@ -208,6 +208,7 @@ def test_every_message_has_both_languages_with_the_same_parameters():
         assert fields[0] == fields[1], key
 
 
+@pytest.mark.slow  # 18 s: make test stays under 7 minutes on a CPU without AVX-512
 def test_every_script_answers_help_with_its_usage():
     """`python <script> --help` prints a usage and exits 0 for every script in the repo: a % in a dataclass's help text
     once made train_hf.py's --help a traceback, and app.py's started the server. One process runs each script as

@@ -115,6 +115,7 @@ def test_batched_samples_are_one_batch_and_each_is_a_valid_continuation(tiny_mod
         generate_texts(model, tok, "Capitu", greedy, 0)
 
 
+@pytest.mark.slow  # 12 s: make test stays under 7 minutes on a CPU without AVX-512
 def test_generate_py_prints_n_samples(tiny_model_dir):
     proc = subprocess.run([sys.executable, "generate.py", "--model_dir", str(tiny_model_dir), "--prompt", "Capitu",
                            "--max_new_tokens", "20", "--num_samples", "3", "--seed", "1"], cwd=ROOT, capture_output=True,

@@ -55,6 +55,7 @@ def test_wandb_backend_without_an_account_is_a_clear_error(tiny_argv, monkeypatc
         train_hf.main([*tiny_argv, "--hp_search", "wandb"])
 
 
+@pytest.mark.slow  # 13 s: make test stays under 7 minutes on a CPU without AVX-512
 def test_optuna_search_writes_table_and_a_runnable_best_recipe(tiny_argv, tmp_path):
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({

@@ -277,6 +277,94 @@ def test_rotary_table_trains_as_the_model_computes_and_saves_nothing_of_its_own(
     assert computed == [2 * trainer.block_size, 2 * trainer.block_size]  # not for the training blocks
 
 
+def test_causal_mask_table_reaches_every_attention_layer_and_changes_nothing_but_where_the_mask_comes_from(tiny_argv):
+    """Training hands the recipes' Qwen3 (eager attention) a causal mask computed once (training.CausalMaskTable:
+    compiled, transformers' own mask was index arithmetic inside attention's softmax). Every attention layer gets
+    that tensor while training on whole blocks; the loss and every gradient are those of the mask transformers
+    builds; evaluation and other lengths build their own; the state dict, and so the saved folder, has nothing added."""
+    import copy
+
+    from machado_gpt.training import prepare
+
+    argv = [*tiny_argv, *FAMILIES["qwen3"], "--attn_implementation", "eager", "--max_steps", "1",
+            "--eval_strategy", "no", "--save_strategy", "no"]
+    trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+    model = trainer.model
+    table = model.model.causal_mask_table
+    own = copy.deepcopy(model)
+    own.model._forward_pre_hooks.clear()  # the model with the mask transformers builds at every forward
+    assert list(model.state_dict()) == list(own.state_dict())
+    blocks = torch.stack([trainer.train_dataset[i]["input_ids"] for i in range(4)])
+
+    masks = []  # what each attention layer of `model` was given
+    for layer in model.model.layers:
+        layer.self_attn.register_forward_pre_hook(
+            lambda module, args, kwargs: masks.append(kwargs["attention_mask"]), with_kwargs=True)
+
+    def loss_and_grads(m, ids):
+        m.zero_grad()
+        loss = m(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in m.parameters()]
+
+    for mode, ids, tabled in (("train", blocks, True), ("train", blocks[:, :-1], False), ("eval", blocks, False)):
+        getattr(model, mode)(), getattr(own, mode)()
+        masks.clear()
+        (a, grads_a), (b, grads_b) = loss_and_grads(model, ids), loss_and_grads(own, ids)
+        torch.testing.assert_close(a, b)
+        for ga, gb in zip(grads_a, grads_b):
+            torch.testing.assert_close(ga, gb)
+        assert len(masks) == len(model.model.layers)
+        assert all((mask is table) == tabled for mask in masks), mode
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_direct_loss_is_the_librarys_in_value_and_gradient(compiled):
+    """training.direct_causal_lm_loss (a backward that writes softmax minus one-hot, for the compiled CPU step) gives
+    transformers' ForCausalLMLoss and its gradient: with ignored labels, with Trainer's num_items_in_batch and
+    without, from bf16 logits as autocast makes them, eager and compiled."""
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    from machado_gpt.training import direct_causal_lm_loss
+
+    torch.manual_seed(0)
+    vocab = 96
+    labels = torch.randint(0, vocab, (3, 17))
+    labels[0, :5] = labels[2, -3:] = -100
+    ours = torch.compile(direct_causal_lm_loss) if compiled else direct_causal_lm_loss
+    for dtype, items in ((torch.float32, None), (torch.float32, torch.tensor(40)), (torch.bfloat16, None)):
+        logits = (4 * torch.randn(3, 17, vocab)).to(dtype)
+        a, b = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+        want = ForCausalLMLoss(a, labels, vocab, num_items_in_batch=items)
+        got = ours(b, labels, vocab, num_items_in_batch=items)
+        torch.testing.assert_close(got, want)
+        (grad_want,), (grad_got,) = torch.autograd.grad(want, a), torch.autograd.grad(got, b)
+        assert grad_got.dtype == dtype
+        torch.testing.assert_close(grad_got, grad_want)
+        assert grad_got[0, :4].abs().sum() == 0  # rows whose next label is ignored get no gradient
+
+
+def test_training_on_a_cpu_uses_the_direct_loss_and_saves_the_librarys(tiny_argv, tmp_path):
+    """On a CPU the trained model computes its loss through direct_causal_lm_loss; the saved folder loads with
+    transformers' own, and the two agree on the same blocks."""
+    from transformers import AutoModelForCausalLM
+
+    from machado_gpt.training import direct_causal_lm_loss, prepare
+
+    argv = [*tiny_argv, *FAMILIES["qwen3"], "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no"]
+    trainer, *_ = prepare(*parse_recipe(argv), log=lambda *a: None)
+    assert trainer.model.loss_function is direct_causal_lm_loss
+    trainer.train()
+    trainer.save_model(str(tmp_path / "saved"))
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "saved")
+    assert loaded.loss_function is not direct_causal_lm_loss
+    blocks = torch.stack([trainer.train_dataset[i]["input_ids"] for i in range(4)])
+    trainer.model.eval(), loaded.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.model(input_ids=blocks, labels=blocks).loss,
+                                   loaded(input_ids=blocks, labels=blocks).loss)
+
+
 def test_a_machine_without_a_cpp_compiler_trains_without_torch_compile(tiny_argv, monkeypatch):
     """cpu.yaml compiles its step; inductor needs a C++ compiler on a CPU, so without one the run trains eager and
     says why, instead of failing at the first step."""
