@@ -340,11 +340,14 @@ def run_check(a) -> dict:
     shares = {"thesis": 0.08, "ours": 0.06, "best": 0.5}
     stage_seconds = {k: v * a.budget for k, v in shares.items()}
     peak_size = {} if device.type == "cuda" else {"m": 512, "k": 512, "n": 512}
+    bf16_peak = matmul_tflops("bf16", device, **peak_size)
     r: dict = {"device": device_description(device), "budget_seconds": a.budget, "tiny": a.tiny,
-               "bf16_peak_tflops": round(matmul_tflops("bf16", device, **peak_size), 1),
-               "fp32_peak_tflops": round(matmul_tflops("fp32", device, **peak_size), 1)}
+               "bf16_peak_tflops": float(f"{bf16_peak:.4g}"),
+               "fp32_peak_tflops": float(f"{matmul_tflops('fp32', device, **peak_size):.4g}")}
     print(f"{r['device']}\nbf16 matmul peak {r['bf16_peak_tflops']} TFLOP/s, fp32 {r['fp32_peak_tflops']}", flush=True)
-    peak = r["bf16_peak_tflops"] * 1e12
+    # Four digits, not one decimal, and the shares divide by the peak as measured: a CPU's emulated bf16 (about
+    # 0.001 TFLOP/s) read 0.0 and divided by zero
+    peak = bf16_peak * 1e12
     stages = a.stages.split(",")
     if "a" in stages:
         row = stage_thesis(a, device, stage_seconds["thesis"])
