@@ -63,8 +63,11 @@ def test_check_runs_every_stage_at_toy_size_on_a_cpu(bundle, tmp_path):
                    "--output_dir", str(out), env={"MACHADO_CORPUS_DIR": str(tmp_path / "no-corpus")})
     r = json.loads((out / "gpu_check.json").read_text())
     assert r["device"].startswith("CPU: ") and r["bf16_peak_tflops"] > 0 and r["fp32_peak_tflops"] > 0
+    # The MFUs divide by the faster peak: fp32's on a CPU without bf16 instructions, where bf16 is emulated
+    assert r[r["peak_precision"] + "_peak_tflops"] == max(r["bf16_peak_tflops"], r["fp32_peak_tflops"])
     a = r["thesis"]
     assert a["timed_steps"] > 0 and a["tokens_per_second"] > 0 and a["projected_10k_steps_minutes"] > 0
+    assert 0 < a["mfu"] < 1
     assert [row["precision"] for row in r["ours"]] == ["bf16", "bf16 + compile", "fp16"]
     assert all(row["tokens_per_second"] > 0 and 0 < row["mfu"] < 1 for row in r["ours"])
     la = r["loss_agreement"]
