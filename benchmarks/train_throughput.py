@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -396,75 +397,63 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3, profile
     process profiles its step instead (profile_recipe_step: where the time goes, its largest fused kernels), and the
     arms are ranked by the profiled milliseconds a step: a change too small for the step's wall-clock noise shows in
     its own kernels."""
-    if profile:
-        return ab_profiled(config, extra, comparison, repeats)
-    best: dict[str, tuple[float, str]] = {}
+    best: dict[str, tuple[float, str]] = {}  # each arm's best score (tokens/s, or minus the profiled ms) and its text
     for repeat in range(repeats):
         for mode in reversed(AB_MODES[comparison]):
-            out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode, "--", *extra],
+            out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode,
+                                  *(["--profile"] if profile else []), "--", *extra],
                                  capture_output=True, text=True, check=True).stdout
-            line = next(x for x in out.splitlines() if x.startswith("recipe step"))
-            print(f"repeat {repeat + 1}: {line}", flush=True)
-            tps = float(re.search(r"\s([0-9,]+) tokens/s", line).group(1).replace(",", ""))
-            if mode not in best or tps > best[mode][0]:
-                best[mode] = (tps, line)
+            lines = out.splitlines()
+            if profile:
+                first = next(i for i, x in enumerate(lines) if x.startswith("profile of"))
+                text = "\n".join(lines[first:])
+                score = -float(re.search(r"([0-9.]+) ms a step", lines[first]).group(1))
+                print(f"repeat {repeat + 1}, {mode}: {text}", flush=True)
+            else:
+                text = next(x for x in lines if x.startswith("recipe step"))
+                score = float(re.search(r"\s([0-9,]+) tokens/s", text).group(1).replace(",", ""))
+                print(f"repeat {repeat + 1}: {text}", flush=True)
+            if mode not in best or score > best[mode][0]:
+                best[mode] = (score, text)
     now, other = AB_MODES[comparison]
+    if profile:
+        print(f"best of {repeats}: {other} {-best[other][0]:.1f} ms a step, {now} {-best[now][0]:.1f} ms; "
+              f"ratio of profiled steps, {other} / {now}: {best[other][0] / best[now][0]:.2f}x", flush=True)
+        return {mode: -score for mode, (score, _) in best.items()}
     print(f"best of {repeats}:")
     for mode in (other, now):
         print(best[mode][1])
     print(f"ratio of tokens/s, {now} / {other}: {best[now][0] / best[other][0]:.2f}x", flush=True)
-    return {mode: tps for mode, (tps, _) in best.items()}
+    return {mode: score for mode, (score, _) in best.items()}
 
 
-def ab_profiled(config: str, extra: list[str], comparison: str, repeats: int) -> dict[str, float]:
-    """ab's arms, each process printing the profile of its step; the best (fewest) profiled ms a step of each."""
-    best: dict[str, tuple[float, str]] = {}
-    for repeat in range(repeats):
-        for mode in reversed(AB_MODES[comparison]):
-            out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode, "--profile", "--",
-                                  *extra], capture_output=True, text=True, check=True).stdout
-            lines = out.splitlines()
-            first = next(i for i, x in enumerate(lines) if x.startswith("profile of"))
-            block = "\n".join(lines[first:])
-            print(f"repeat {repeat + 1}, {mode}: {block}", flush=True)
-            ms = float(re.search(r"([0-9.]+) ms a step", lines[first]).group(1))
-            if mode not in best or ms < best[mode][0]:
-                best[mode] = (ms, block)
-    now, other = AB_MODES[comparison]
-    print(f"best of {repeats}: {other} {best[other][0]:.1f} ms a step, {now} {best[now][0]:.1f} ms; "
-          f"ratio of profiled steps, {other} / {now}: {best[other][0] / best[now][0]:.2f}x", flush=True)
-    return {mode: ms for mode, (ms, _) in best.items()}
+# The other arm of each comparison (AB_MODES' second): a module attribute replaced before the recipe is prepared
+# (module, attribute, replacement), or flags after the recipe's. A replaced attribute must exist, or the two arms would
+# silently be one (tests check it).
+AB_CHANGES: dict[str, tuple[str, str, Callable] | list[str]] = {
+    "allocator": ("machado_gpt.training", "keep_freed_memory", lambda: False),  # applied in prepare()
+    # accelerate wraps the forward when Trainer prepares the model
+    "fp32_outputs": ("accelerate.accelerator", "convert_outputs_to_fp32", lambda forward: forward),
+    "rotary_table": ("machado_gpt.training", "tabulate_rotary", lambda model, positions: model),
+    "newton_schulz": ["--muon_dtype", "bf16"],  # the recipe's own option
+    "compile_mode": ["--torch_compile_mode", "max-autotune"],  # a TrainingArguments field
+    "batch_size": ["--per_device_train_batch_size", "32"],
+    "residual_dropout": ["--residual_dropout", "0"],
+    "causal_mask": ("machado_gpt.training", "tabulate_causal_mask", lambda model, positions: model),
+    "loss": ("machado_gpt.training", "use_direct_loss", lambda model: model),
+}
 
 
 def ab_child(config: str, extra: list[str], mode: str, profile: bool = False) -> None:
-    if mode == AB_MODES["allocator"][1]:  # training applies the setting in prepare()
-        import machado_gpt.training
+    comparison = next(c for c, pair in AB_MODES.items() if mode in pair)
+    change = AB_CHANGES[comparison]
+    if mode == AB_MODES[comparison][1] and isinstance(change, list):
+        extra = [*extra, *change]
+    elif mode == AB_MODES[comparison][1]:
+        import importlib
 
-        machado_gpt.training.keep_freed_memory = lambda: False
-    elif mode == AB_MODES["fp32_outputs"][1]:  # accelerate wraps the forward when Trainer prepares the model
-        import accelerate.accelerator
-
-        accelerate.accelerator.convert_outputs_to_fp32 = lambda forward: forward
-    elif mode == AB_MODES["rotary_table"][1]:  # training gives the model its table in prepare()
-        import machado_gpt.training
-
-        machado_gpt.training.tabulate_rotary = lambda model, positions: model
-    elif mode == AB_MODES["newton_schulz"][1]:  # the recipe's own option
-        extra = [*extra, "--muon_dtype", "bf16"]
-    elif mode == AB_MODES["compile_mode"][1]:  # a TrainingArguments field
-        extra = [*extra, "--torch_compile_mode", "max-autotune"]
-    elif mode == AB_MODES["batch_size"][1]:
-        extra = [*extra, "--per_device_train_batch_size", "32"]
-    elif mode == AB_MODES["residual_dropout"][1]:
-        extra = [*extra, "--residual_dropout", "0"]
-    elif mode == AB_MODES["causal_mask"][1]:  # training gives the model its mask in prepare()
-        import machado_gpt.training
-
-        machado_gpt.training.tabulate_causal_mask = lambda model, positions: model
-    elif mode == AB_MODES["loss"][1]:  # training gives the model its loss in prepare()
-        import machado_gpt.training
-
-        machado_gpt.training.use_direct_loss = lambda model: model
+        module, name, replacement = change
+        setattr(importlib.import_module(module), name, replacement)
     if profile:
         profile_recipe_step(config, extra)
         return

@@ -397,8 +397,8 @@ def use_direct_loss(model):
     return model
 
 
-def training_tables(model, positions: int, device: torch.device):
-    """What a model gets for training on blocks of `positions` tokens: the rotary table and the causal mask table,
+def for_training(model, positions: int, device: torch.device):
+    """The model set up for training on blocks of `positions` tokens: the rotary table and the causal mask table,
     and on a CPU the loss with a direct backward (measured there; a GPU's compiled loss is another kernel, left as the
     library writes it). Called through the module's names, so that a benchmark can leave any of them out."""
     model = tabulate_causal_mask(tabulate_rotary(model, positions), positions)
@@ -453,8 +453,8 @@ def prepare(data: DataArguments, tok: TokenizerArguments, model_args: ModelArgum
     if args.dataloader_drop_last and smallest < args.per_device_eval_batch_size:  # Trainer would drop every batch
         raise MachadoError.of("eval_blocks", blocks=str(smallest), batch=str(args.per_device_eval_batch_size))
     if model_init:  # hyperparameter search: Trainer calls it with the trial
-        model_init = (lambda init: lambda trial: training_tables(init(trial), block, args.device))(model_init)
-    model = None if model_init else training_tables(build_model(model_args, tokenizer), block, args.device)
+        model_init = (lambda init: lambda trial: for_training(init(trial), block, args.device))(model_init)
+    model = None if model_init else for_training(build_model(model_args, tokenizer), block, args.device)
     if model is not None:
         log(f"model: {model.num_parameters():,} parameters; {len(train_set):,} train blocks of {block} tokens, "
             f"{len(eval_set):,} eval blocks; precision {precision}"

@@ -114,14 +114,31 @@ def test_end_to_end_puts_the_whole_run_against_its_own_step(real_dataset, corpus
     assert "where the run's wall-clock went: setup" in out and "final evaluations" in out
 
 
-@pytest.mark.slow  # about 80 s: after the main suite
-@pytest.mark.parametrize("comparison, modes", [("allocator", ["glibc's defaults", "freed memory kept"]),
-                                               ("fp32_outputs", ["outputs as the model computes them",
-                                                                 "accelerate's fp32 outputs"]),
-                                               ("rotary_table", ["rotary computed", "rotary table"]),
-                                               ("batch_size", ["a batch of 32 rows", "the batch as given"]),
-                                               ("causal_mask", ["mask built at every forward", "causal mask table"]),
-                                               ("loss", ["the library's loss", "the direct loss"])])
+def test_every_ab_comparison_changes_something_that_exists():
+    """Each comparison's other arm replaces a module attribute that exists (a renamed one would be set afresh, and
+    the two arms would silently be one), by a function taking the same arguments, or adds flags the recipe parses.
+    The two kinds run end to end below; the profiled test runs `loss`."""
+    import importlib
+    import inspect
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_throughput import AB_CHANGES, AB_MODES
+
+    from machado_gpt.config import parse_recipe
+
+    assert set(AB_CHANGES) == set(AB_MODES)
+    for comparison, change in AB_CHANGES.items():
+        if isinstance(change, list):
+            parse_recipe(["--config", "configs/cpu.yaml", *change])  # a flag the recipe does not know raises
+            continue
+        module, name, replacement = change
+        original = getattr(importlib.import_module(module), name)
+        assert len(inspect.signature(original).parameters) == len(inspect.signature(replacement).parameters), comparison
+
+
+@pytest.mark.slow  # about 110 s: after the main suite
+@pytest.mark.parametrize("comparison, modes", [("batch_size", ["a batch of 32 rows", "the batch as given"]),
+                                               ("causal_mask", ["mask built at every forward", "causal mask table"])])
 def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
                                                           modes):
     family = {"rotary_table": FAMILIES["qwen3"],  # the tables are RoPE's and eager attention's
