@@ -83,8 +83,8 @@ def gpu_check_chart(r: dict, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlim(right=max(speeds) * 8)
     ax.set_xlabel("training tokens per second, 28.5M model, batch 512 x 128 (log scale)")
-    ax.set_title(r["device"].split(",")[0] + f": {r.get('peak_precision', 'bf16')} matrix peak measured at "
-                 f"{r[r.get('peak_precision', 'bf16') + '_peak_tflops']:.4g} TFLOP/s",
+    ax.set_title(r["device"].split(",")[0] + f": {r['peak_precision']} matrix peak measured at "
+                 f"{r[r['peak_precision'] + '_peak_tflops']:.4g} TFLOP/s",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
