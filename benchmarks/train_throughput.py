@@ -41,13 +41,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from machado_gpt.config import VocabularyShape, build_model, parse_recipe
 from machado_gpt.data import BlockDataset
-from machado_gpt.hardware import cpu_supports_bf16, device_description, flops_per_token, keep_freed_memory, matmul_tflops
+from machado_gpt.hardware import (
+    cpu_supports_bf16,
+    device_description,
+    flops_per_token,
+    keep_freed_memory,
+    matmul_tflops,
+    multiplies_bf16_natively,
+)
 
 
 class StepTimer(TrainerCallback):
@@ -326,7 +334,7 @@ def recipe_steps(config: str, extra: list[str], steps: int = 70) -> dict[str, fl
     timer = RecipeStep(config, extra, scratch, steps)
     medians = {}
     variants = RECIPE_VARIANTS
-    if not torch.cuda.is_available() and not cpu_supports_bf16():
+    if not multiplies_bf16_natively():
         # Emulated bf16 is no step anyone trains with here (the recipes train in fp32), and its matrix peak alone
         # took over 20 minutes on a 2-core CPU with AVX2 only (a 3072 square product at about 1 GFLOP/s).
         variants = {name: flags for name, flags in variants.items() if not name.startswith("bf16")}
@@ -362,16 +370,33 @@ def end_to_end(config: str, extra: list[str], steps: int = 70) -> dict[str, floa
 
 
 # --ab's comparisons: (as training runs now, the alternative). Each process applies its mode's change to itself only.
-AB_MODES = {
-    "allocator": ("freed memory kept", "glibc's defaults"),
-    "fp32_outputs": ("accelerate's fp32 outputs", "outputs as the model computes them"),
-    "rotary_table": ("rotary table", "rotary computed"),
-    "newton_schulz": ("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16"),
-    "compile_mode": ("inductor's default mode", "max-autotune"),
-    "batch_size": ("the batch as given", "a batch of 32 rows"),
-    "residual_dropout": ("the residual dropout as given", "no residual dropout"),
-    "causal_mask": ("causal mask table", "mask built at every forward"),
-    "loss": ("the direct loss", "the library's loss"),
+class Comparison(NamedTuple):
+    """One --ab comparison: the step as training runs it (`now`), the step with one change (`other`), and the change:
+    a module attribute replaced before the recipe is prepared (module, attribute, replacement), or flags after the
+    recipe's. A replaced attribute must exist, or the two arms would silently be one (tests check it)."""
+    now: str
+    other: str
+    change: tuple[str, str, Callable] | list[str]
+
+
+AB = {
+    "allocator": Comparison("freed memory kept", "glibc's defaults",
+                            ("machado_gpt.training", "keep_freed_memory", lambda: False)),  # applied in prepare()
+    # accelerate wraps the forward when Trainer prepares the model
+    "fp32_outputs": Comparison("accelerate's fp32 outputs", "outputs as the model computes them",
+                               ("accelerate.accelerator", "convert_outputs_to_fp32", lambda forward: forward)),
+    "rotary_table": Comparison("rotary table", "rotary computed",
+                               ("machado_gpt.training", "tabulate_rotary", lambda model, positions: model)),
+    "newton_schulz": Comparison("Newton-Schulz in the machine's dtype", "Newton-Schulz in bf16",
+                                ["--muon_dtype", "bf16"]),  # the recipe's own option
+    "compile_mode": Comparison("inductor's default mode", "max-autotune",
+                               ["--torch_compile_mode", "max-autotune"]),  # a TrainingArguments field
+    "batch_size": Comparison("the batch as given", "a batch of 32 rows", ["--per_device_train_batch_size", "32"]),
+    "residual_dropout": Comparison("the residual dropout as given", "no residual dropout", ["--residual_dropout", "0"]),
+    "causal_mask": Comparison("causal mask table", "mask built at every forward",
+                              ("machado_gpt.training", "tabulate_causal_mask", lambda model, positions: model)),
+    "loss": Comparison("the direct loss", "the library's loss",
+                       ("machado_gpt.training", "use_direct_loss", lambda model: model)),
 }
 
 
@@ -399,7 +424,7 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3, profile
     its own kernels."""
     best: dict[str, tuple[float, str]] = {}  # each arm's best score (tokens/s, or minus the profiled ms) and its text
     for repeat in range(repeats):
-        for mode in reversed(AB_MODES[comparison]):
+        for mode in (AB[comparison].other, AB[comparison].now):
             out = subprocess.run([sys.executable, __file__, "--config", config, "--ab_mode", mode,
                                   *(["--profile"] if profile else []), "--", *extra],
                                  capture_output=True, text=True, check=True).stdout
@@ -415,7 +440,7 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3, profile
                 print(f"repeat {repeat + 1}: {text}", flush=True)
             if mode not in best or score > best[mode][0]:
                 best[mode] = (score, text)
-    now, other = AB_MODES[comparison]
+    now, other, _ = AB[comparison]
     if profile:
         print(f"best of {repeats}: {other} {-best[other][0]:.1f} ms a step, {now} {-best[now][0]:.1f} ms; "
               f"ratio of profiled steps, {other} / {now}: {best[other][0] / best[now][0]:.2f}x", flush=True)
@@ -427,29 +452,11 @@ def ab(config: str, extra: list[str], comparison: str, repeats: int = 3, profile
     return {mode: score for mode, (score, _) in best.items()}
 
 
-# The other arm of each comparison (AB_MODES' second): a module attribute replaced before the recipe is prepared
-# (module, attribute, replacement), or flags after the recipe's. A replaced attribute must exist, or the two arms would
-# silently be one (tests check it).
-AB_CHANGES: dict[str, tuple[str, str, Callable] | list[str]] = {
-    "allocator": ("machado_gpt.training", "keep_freed_memory", lambda: False),  # applied in prepare()
-    # accelerate wraps the forward when Trainer prepares the model
-    "fp32_outputs": ("accelerate.accelerator", "convert_outputs_to_fp32", lambda forward: forward),
-    "rotary_table": ("machado_gpt.training", "tabulate_rotary", lambda model, positions: model),
-    "newton_schulz": ["--muon_dtype", "bf16"],  # the recipe's own option
-    "compile_mode": ["--torch_compile_mode", "max-autotune"],  # a TrainingArguments field
-    "batch_size": ["--per_device_train_batch_size", "32"],
-    "residual_dropout": ["--residual_dropout", "0"],
-    "causal_mask": ("machado_gpt.training", "tabulate_causal_mask", lambda model, positions: model),
-    "loss": ("machado_gpt.training", "use_direct_loss", lambda model: model),
-}
-
-
 def ab_child(config: str, extra: list[str], mode: str, profile: bool = False) -> None:
-    comparison = next(c for c, pair in AB_MODES.items() if mode in pair)
-    change = AB_CHANGES[comparison]
-    if mode == AB_MODES[comparison][1] and isinstance(change, list):
+    change = next((c.change for c in AB.values() if c.other == mode), None)  # None: the recipe's step as it runs
+    if isinstance(change, list):
         extra = [*extra, *change]
-    elif mode == AB_MODES[comparison][1]:
+    elif change is not None:
         import importlib
 
         module, name, replacement = change
@@ -481,9 +488,9 @@ def main(argv=None):
                                                               "AdamW; fp32, bf16, bf16 compiled")
     p.add_argument("--end_to_end", action="store_true", help="run the recipe's whole training job between two "
                                                              "timings of its own step; print the run's share of it")
-    p.add_argument("--ab", choices=AB_MODES, help="the recipe's step as training runs it and with one change, in "
-                                                  "alternating processes: " + ", ".join(AB_MODES))
-    p.add_argument("--ab_mode", choices=[m for pair in AB_MODES.values() for m in pair], help=argparse.SUPPRESS)
+    p.add_argument("--ab", choices=AB, help="the recipe's step as training runs it and with one change, in "
+                                            "alternating processes: " + ", ".join(AB))
+    p.add_argument("--ab_mode", choices=[m for c in AB.values() for m in (c.now, c.other)], help=argparse.SUPPRESS)
     p.add_argument("extra", nargs="*", help="--recipe_step: flags for the recipe after its own (e.g. -- --corpus_dir X)")
     a = p.parse_args(argv)
     if a.ab_mode:
@@ -507,7 +514,7 @@ def main(argv=None):
             inductor.cpp.enable_kernel_profile = True
     device = torch.device("cuda" if cuda else "cpu")
     if a.precisions is None:
-        a.precisions = "fp32,bf16" if cuda or cpu_supports_bf16() else "fp32"
+        a.precisions = "fp32,bf16" if multiplies_bf16_natively(device) else "fp32"
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
     batch = a.batch_size or (training.per_device_train_batch_size if cuda else 8)

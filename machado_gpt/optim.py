@@ -17,7 +17,7 @@ from torch import nn
 from torch.optim._muon import _adjust_lr
 from transformers import TrainingArguments, get_scheduler
 
-from .hardware import DTYPES, cpu_supports_bf16
+from .hardware import DTYPES, multiplies_bf16_natively
 from .utils import MachadoError
 
 OPTIMIZERS = ("adamw", "muon")
@@ -82,7 +82,7 @@ def newton_schulz_dtype(device: torch.device, choice: str = "auto") -> torch.dty
     (`benchmarks/train_throughput.py --ab newton_schulz`). fp32 is the same iteration, rounded less."""
     if choice != "auto":
         return DTYPES[choice]
-    return torch.bfloat16 if device.type == "cuda" or cpu_supports_bf16() else torch.float32
+    return torch.bfloat16 if multiplies_bf16_natively(device) else torch.float32
 
 
 def muon_dtype_name(device: torch.device, opt: OptimizerArguments) -> str:

@@ -164,11 +164,16 @@ def test_staged_files_carry_no_local_path(budgeted, corpus_dir, tmp_path):
     yaml.safe_load((staged / "run_config.yaml").read_text())
 
 
-@pytest.mark.slow  # eight command-line runs, each importing torch: about a minute, after the main suite
-def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path):
+def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path, monkeypatch, capsys):
     """A Brazilian terminal (LANG=pt_BR.UTF-8) gets the first hour's messages in Portuguese, numbers the Brazilian
-    way; any other gets English; MACHADO_LANG chooses either way."""
+    way; any other gets English; MACHADO_LANG chooses either way. One refusal runs as a user meets it (a process in a
+    pt_BR terminal); the other messages go through the same run_cli in this process, with the terminal's locale set
+    here: seven more interpreters importing torch took most of a minute."""
+    import build_dataset
+    import generate
+    import train_hf
     from machado_gpt.i18n import cli_language
+    from machado_gpt.utils import run_cli as run_main
 
     argv, out, _ = budgeted
     before = digest(out / "model")
@@ -177,21 +182,33 @@ def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path):
     assert re.match(rf"erro: a model_dir {out / 'model'} guarda o modelo de outro treino \(difere em .*max_steps.*\): "
                     r"passe --model_dir NOVA para mantê-lo, ou --overwrite_model_dir para substituí-lo", refused.stderr)
     assert digest(out / "model") == before
-    assert "já terminou" in run_cli(argv, lang="pt_BR.UTF-8").stdout
-    missing = run_cli(["--config", "configs/nada.yaml"], check=False, lang="pt_BR.UTF-8")
-    assert missing.stderr == "erro: a receita configs/nada.yaml não existe: escolha uma de configs/*.yaml\n"
-    assert run_cli(["--config", "configs/nada.yaml"], check=False).stderr.startswith(
+
+    def says(main, args: list[str], lang: str = "pt_BR.UTF-8") -> str:
+        """What the script prints on stderr in a terminal whose LANG is `lang`; it must exit 2."""
+        for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "MACHADO_LANG"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LANG", lang)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            run_main(lambda _: main(args))
+        assert exit_.value.code == 2
+        return capsys.readouterr().err
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("LANG", "pt_BR.UTF-8")
+    train_hf.main(argv)
+    assert "já terminou" in capsys.readouterr().out
+    assert says(train_hf.main, ["--config", "configs/nada.yaml"]) == (
+        "erro: a receita configs/nada.yaml não existe: escolha uma de configs/*.yaml\n")
+    assert says(train_hf.main, ["--config", "configs/nada.yaml"], "C.UTF-8").startswith(
         "error: config file configs/nada.yaml not found")
-    corpus = run_cli(["--corpus_dir", str(tmp_path / "nenhum"), "--dataset_dir", str(tmp_path / "ds")], check=False,
-                     lang="pt_BR.UTF-8", script="build_dataset.py")
-    assert corpus.returncode == 2 and corpus.stderr.startswith(f"erro: a pasta do corpus {tmp_path / 'nenhum'} não existe")
-    size = run_cli([*argv, "--n_layer", "0"], check=False, lang="pt_BR.UTF-8")
-    assert "erro: n_layer 0 deve ficar entre 1 e 1.048.576" in size.stderr
-    sampling = run_cli(["--model_dir", str(out / "model"), "--temperature", "-1"], check=False, lang="pt_BR.UTF-8",
-                       script="generate.py")
-    assert sampling.stderr == "erro: temperature -1.0 deve ficar entre 0 e 100 (0 é guloso, 0,7 o padrão)\n"
-    english = run_cli(["--model_dir", str(out / "model"), "--temperature", "-1"], check=False, script="generate.py")
-    assert english.stderr == "error: temperature -1.0 must be between 0 and 100 (0 is greedy, 0.7 the default)\n"
+    corpus = says(build_dataset.main, ["--corpus_dir", str(tmp_path / "nenhum"), "--dataset_dir", str(tmp_path / "ds")])
+    assert corpus.startswith(f"erro: a pasta do corpus {tmp_path / 'nenhum'} não existe")
+    assert "erro: n_layer 0 deve ficar entre 1 e 1.048.576" in says(train_hf.main, [*argv, "--n_layer", "0"])
+    sampling = ["--model_dir", str(out / "model"), "--temperature", "-1"]
+    assert says(generate.main, sampling) == "erro: temperature -1.0 deve ficar entre 0 e 100 (0 é guloso, 0,7 o padrão)\n"
+    assert says(generate.main, sampling, "en_US.UTF-8") == (
+        "error: temperature -1.0 must be between 0 and 100 (0 is greedy, 0.7 the default)\n")
     assert [cli_language(env) for env in ({"LANG": "pt_BR.UTF-8"}, {"LANG": "en_US.UTF-8"}, {"LC_ALL": "pt_PT.UTF-8",
             "LANG": "en_US"}, {"LANG": "C.UTF-8"}, {}, {"MACHADO_LANG": "pt", "LANG": "en_US.UTF-8"})] == [
         "pt", "en", "pt", "en", "en", "pt"]
