@@ -138,12 +138,13 @@ def test_every_ab_comparison_changes_something_that_exists():
 
 
 @pytest.mark.slow  # about 110 s: after the main suite
-@pytest.mark.parametrize("comparison, modes", [("batch_size", ["a batch of 32 rows", "the batch as given"]),
-                                               ("causal_mask", ["mask built at every forward", "causal mask table"])])
+@pytest.mark.parametrize("comparison, modes, family", [
+    ("batch_size", ["a batch of 32 rows", "the batch as given"], []),
+    # the mask table is eager attention's
+    ("causal_mask", ["mask built at every forward", "causal mask table"],
+     [*FAMILIES["qwen3"], "--attn_implementation", "eager"])])
 def test_ab_times_the_step_as_it_runs_and_with_one_change(real_dataset, corpus_dir, char_tokenizer_dir, comparison,
-                                                          modes):
-    family = {"rotary_table": FAMILIES["qwen3"],  # the tables are RoPE's and eager attention's
-              "causal_mask": [*FAMILIES["qwen3"], "--attn_implementation", "eager"]}.get(comparison, [])
+                                                          modes, family):
     out = _run("benchmarks/train_throughput.py", "--config", "configs/tiny.yaml", "--ab", comparison, "--repeats",
                "1", "--", "--corpus_dir", str(corpus_dir), "--dataset_dir", str(real_dataset[1]), "--tokenizer_dir",
                str(char_tokenizer_dir), *family)

@@ -185,8 +185,6 @@ def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path, monk
 
     def says(main, args: list[str], lang: str = "pt_BR.UTF-8") -> str:
         """What the script prints on stderr in a terminal whose LANG is `lang`; it must exit 2."""
-        for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "MACHADO_LANG"):
-            monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("LANG", lang)
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_:
@@ -195,6 +193,8 @@ def test_the_command_line_speaks_the_terminals_language(budgeted, tmp_path, monk
         return capsys.readouterr().err
 
     monkeypatch.chdir(ROOT)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "MACHADO_LANG"):  # a terminal set by LANG alone, as run_cli's
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANG", "pt_BR.UTF-8")
     train_hf.main(argv)
     assert "já terminou" in capsys.readouterr().out
